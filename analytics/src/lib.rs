@@ -1,0 +1,17 @@
+//! cobro's query engine: the only crate that names DataFusion. It turns the domain's canonical table specs into
+//! Arrow schemas, opens a DataFusion session over one snapshot directory, and owns the metric SQL
+//! (`analytics/sql/*.sql`), which the product and the golden tests load from the same files.
+//!
+//! Must not depend on axum. Other crates reach Arrow, Parquet and DataFusion through the re-exports below, so
+//! that their versions cannot drift.
+
+pub mod error;
+pub mod schema;
+pub mod session;
+pub mod sql;
+
+pub use datafusion;
+pub use datafusion::arrow;
+pub use datafusion::parquet;
+pub use error::QueryError;
+pub use session::{SnapshotSession, SnapshotTables};

@@ -1,0 +1,68 @@
+//! Writing Parquet the same way everywhere, so that the same rows always give the same bytes: fixed writer
+//! properties, fixed row-group size, no timestamps in the file.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use cobro_analytics::arrow::datatypes::SchemaRef;
+use cobro_analytics::arrow::record_batch::RecordBatch;
+use cobro_analytics::parquet::arrow::ArrowWriter;
+use cobro_analytics::parquet::basic::{Compression, ZstdLevel};
+use cobro_analytics::parquet::file::properties::{WriterProperties, WriterVersion};
+
+/// Rows per Parquet row group.
+pub const ROW_GROUP_ROWS: usize = 1 << 20;
+
+/// Why a Parquet file cannot be written.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write {path}: {message}")]
+pub struct WriteParquetError {
+    /// File.
+    pub path: PathBuf,
+    /// Cause.
+    pub message: String,
+}
+
+/// The one set of writer properties cobro uses.
+pub fn writer_properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_writer_version(WriterVersion::PARQUET_2_0)
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).unwrap_or_default()))
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_created_by("cobro".to_owned())
+        .build()
+}
+
+/// A Parquet file being written.
+pub struct ParquetFile {
+    path: PathBuf,
+    writer: ArrowWriter<File>,
+    rows: u64,
+}
+
+impl ParquetFile {
+    /// Creates the file.
+    pub fn create(path: &Path, schema: SchemaRef) -> Result<Self, WriteParquetError> {
+        let err = |e: &dyn std::fmt::Display| WriteParquetError { path: path.to_owned(), message: e.to_string() };
+        let file = File::create(path).map_err(|e| err(&e))?;
+        let writer = ArrowWriter::try_new(file, schema, Some(writer_properties())).map_err(|e| err(&e))?;
+        Ok(Self { path: path.to_owned(), writer, rows: 0 })
+    }
+
+    /// Appends a batch.
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), WriteParquetError> {
+        self.rows += batch.num_rows() as u64;
+        self.writer
+            .write(batch)
+            .map_err(|e| WriteParquetError { path: self.path.clone(), message: e.to_string() })
+    }
+
+    /// Finishes the file and syncs it to disk; returns the row count.
+    pub fn finish(self) -> Result<u64, WriteParquetError> {
+        let path = self.path.clone();
+        let err = |e: &dyn std::fmt::Display| WriteParquetError { path: path.clone(), message: e.to_string() };
+        let file = self.writer.into_inner().map_err(|e| err(&e))?;
+        file.sync_all().map_err(|e| err(&e))?;
+        Ok(self.rows)
+    }
+}

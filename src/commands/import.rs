@@ -1,0 +1,41 @@
+use std::path::Path;
+
+use cobro_domain::clock::{Clock, SystemClock};
+use cobro_pipeline::import::{import, ImportOptions, ImportSummary};
+use cobro_pipeline::mapping::CheckedMapping;
+
+use crate::cli::ImportArgs;
+use crate::{progress, Done};
+
+pub fn run(data_dir: &Path, args: ImportArgs) -> anyhow::Result<Done> {
+    if let Some(rate) = args.max_reject_rate
+        && !(0.0..=100.0).contains(&rate)
+    {
+        anyhow::bail!("--max-reject-rate is a percentage between 0 and 100, got {rate}");
+    }
+    let mapping = CheckedMapping::load(&args.mapping)?;
+    let opts = ImportOptions { data_dir: data_dir.to_owned(), max_reject_rate: args.max_reject_rate, now: SystemClock.now() };
+    let summary = import(&mapping, &args.inputs, &opts, &mut progress::ImportBar::default())?;
+    print_summary(&summary);
+    Ok(if summary.manifest.rejected > 0 { Done::WithRejects } else { Done::Clean })
+}
+
+/// Prints rows read / accepted / rejected per table and the first rejects.
+pub fn print_summary(s: &ImportSummary) {
+    let m = &s.manifest;
+    println!("imported with mapping `{}` into {}", m.mapping, s.staging_dir.display());
+    println!("{:<12} {:>12} {:>12} {:>10} {:>10}", "table", "read", "accepted", "merged", "rejected");
+    for (table, c) in &m.tables {
+        println!("{:<12} {:>12} {:>12} {:>10} {:>10}", table, c.read, c.accepted, c.merged, c.rejected);
+    }
+    if m.rejected > 0 {
+        println!("\n{} row(s) rejected; every one is kept in {} (and in the snapshot's `rejects` table):", m.rejected, s.staging_dir.join("rejects.csv").display());
+        for r in &s.first_rejects {
+            let column = r.column.as_deref().map(|c| format!(", column {c}")).unwrap_or_default();
+            println!("  {} line {} ({}{}): {}", r.file, r.line, r.table, column, r.reason);
+        }
+        if m.rejected as usize > s.first_rejects.len() {
+            println!("  … and {} more", m.rejected as usize - s.first_rejects.len());
+        }
+    }
+}

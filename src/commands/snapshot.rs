@@ -1,0 +1,32 @@
+use std::path::Path;
+
+use cobro_domain::clock::{Clock, SystemClock};
+use cobro_domain::AgeingBuckets;
+use cobro_pipeline::snapshot::{self, SnapshotManifest, SnapshotOptions, SnapshotRef};
+
+use crate::cli::SnapshotArgs;
+use crate::{progress, Done};
+
+pub async fn run(data_dir: &Path, args: SnapshotArgs) -> anyhow::Result<Done> {
+    let (snap, manifest) = build(data_dir, args.as_of).await?;
+    print_summary(&snap, &manifest);
+    Ok(Done::Clean)
+}
+
+pub async fn build(data_dir: &Path, as_of: cobro_domain::AsOf) -> anyhow::Result<(SnapshotRef, SnapshotManifest)> {
+    let spinner = progress::spinner(&format!("building snapshot as of {as_of}"));
+    let opts = SnapshotOptions { data_dir: data_dir.to_owned(), as_of, now: SystemClock.now(), buckets: AgeingBuckets::default() };
+    let built = snapshot::build(&opts).await;
+    spinner.finish_and_clear();
+    Ok(built?)
+}
+
+pub fn print_summary(snap: &SnapshotRef, m: &SnapshotManifest) {
+    println!("snapshot as of {} version {} written to {}", snap.as_of, snap.version, snap.dir.display());
+    for (table, f) in &m.files {
+        println!("  {:<12} {:>12} rows  {:>12} bytes  sha256 {}", table, f.rows, f.bytes, &f.sha256[..16]);
+    }
+    for (k, v) in m.control_totals.iter().filter(|(k, _)| k.starts_with("open_items")) {
+        println!("  {k} = {v}");
+    }
+}

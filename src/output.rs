@@ -1,0 +1,54 @@
+//! Writing query results: an aligned table, CSV, JSON (array of objects) or Parquet.
+
+use std::io::Write;
+
+use anyhow::Context;
+use cobro_analytics::arrow::datatypes::SchemaRef;
+use cobro_analytics::arrow::record_batch::RecordBatch;
+use cobro_analytics::arrow::util::pretty::pretty_format_batches;
+use cobro_analytics::parquet::arrow::ArrowWriter;
+
+use crate::cli::Format;
+
+/// Writes batches in a format.
+pub fn write(batches: &[RecordBatch], schema: SchemaRef, format: Format, out: &mut dyn Write) -> anyhow::Result<()> {
+    match format {
+        Format::Table => {
+            if batches.iter().all(|b| b.num_rows() == 0) {
+                let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+                writeln!(out, "(no rows; columns: {})", names.join(", "))?;
+            } else {
+                writeln!(out, "{}", pretty_format_batches(batches)?)?;
+            }
+        }
+        Format::Csv => {
+            let mut w = cobro_analytics::arrow::csv::WriterBuilder::new().with_header(true).build(&mut *out);
+            if batches.is_empty() {
+                w.write(&RecordBatch::new_empty(schema))?;
+            }
+            for b in batches {
+                w.write(b)?;
+            }
+        }
+        Format::Json => {
+            let mut w = cobro_analytics::arrow::json::ArrayWriter::new(&mut *out);
+            let refs: Vec<&RecordBatch> = batches.iter().collect();
+            w.write_batches(&refs)?;
+            w.finish()?;
+            if batches.iter().all(|b| b.num_rows() == 0) {
+                write!(out, "[]")?;
+            }
+            writeln!(out)?;
+        }
+        Format::Parquet => {
+            let mut buf = Vec::new();
+            let mut w = ArrowWriter::try_new(&mut buf, schema, Some(cobro_pipeline::parquet_io::writer_properties()))?;
+            for b in batches {
+                w.write(b)?;
+            }
+            w.close()?;
+            out.write_all(&buf).context("writing Parquet output")?;
+        }
+    }
+    Ok(())
+}
