@@ -2,7 +2,8 @@
 -- balance at D = amount − Σ allocations applied on or before D; open iff issued on or before D and balance > 0
 -- (DESIGN §2.1). A payment applied on D closes the document at the end of D. Credit notes and payments are not
 -- receivables: what is left of them unapplied is in `unapplied`.
--- balance_rc converts with the rate of D or the latest earlier one; it is NULL when no rate is known yet.
+-- balance_rc converts with the rate of D or the latest earlier one, rounded half-even to cents; it is NULL when
+-- no rate is known yet.
 WITH applied AS (
     SELECT document_id, SUM(amount) AS applied
     FROM allocations
@@ -29,8 +30,8 @@ open_docs AS (
     WHERE d.kind <> 'credit_note' AND d.issue_date <= {{as_of}}
 )
 SELECT o.document_id, o.customer_id, o.kind, o.issue_date, o.due_date, o.currency, o.amount, o.balance,
-       CAST(ROUND(CASE WHEN o.currency = {{reporting_currency}} THEN o.balance
-                       ELSE o.balance * r.rate_to_reporting END, 2) AS DECIMAL(18, 4)) AS balance_rc,
+       CAST(round_half_even(CASE WHEN o.currency = {{reporting_currency}} THEN CAST(o.balance AS DECIMAL(38, 14))
+                                 ELSE o.balance * r.rate_to_reporting END, 2) AS DECIMAL(18, 4)) AS balance_rc,
        o.days_past_due,
        {{bucket_case_dpd}} AS bucket,
        'normal' AS status,

@@ -5,10 +5,12 @@
 //! Must not depend on axum. Other crates reach Arrow, Parquet and DataFusion through the re-exports below, so
 //! that their versions cannot drift.
 
+pub mod cells;
 pub mod error;
 pub mod schema;
 pub mod session;
 pub mod sql;
+pub mod udf;
 
 pub use datafusion;
 pub use datafusion::arrow;

@@ -56,6 +56,7 @@ impl SnapshotSession {
             .with_information_schema(true)
             .with_default_catalog_and_schema("cobro", "snapshot");
         let ctx = SessionContext::new_with_config(config);
+        ctx.register_udf(crate::udf::RoundHalfEven::udf());
         let mut names = Vec::new();
         for table in &found.tables {
             let path = found.dir.join(format!("{table}.parquet"));

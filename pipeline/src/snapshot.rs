@@ -12,12 +12,11 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use cobro_analytics::arrow::array::{Array, AsArray, RecordBatch};
+use cobro_analytics::arrow::array::{Array, RecordBatch};
 use cobro_analytics::arrow::compute::concat_batches;
-use cobro_analytics::arrow::datatypes::{Decimal128Type, Int64Type};
 use cobro_analytics::datafusion::execution::SendableRecordBatchStream;
 use cobro_analytics::sql::{self, SqlParams};
-use cobro_analytics::{QueryError, SnapshotSession};
+use cobro_analytics::{cells, QueryError, SnapshotSession};
 use cobro_domain::{money, AgeingBuckets, AsOf};
 use serde::{Deserialize, Serialize};
 use tokio_stream_shim::next_batch;
@@ -268,10 +267,10 @@ pub async fn build(opts: &SnapshotOptions) -> Result<(SnapshotRef, SnapshotManif
         .map_err(derive)?;
     let mut total_rc: i128 = 0;
     for batch in &totals {
-        let cur = batch.column(0).as_string::<i32>();
-        let bal = batch.column(1).as_primitive::<Decimal128Type>();
-        let rc = batch.column(2).as_primitive::<Decimal128Type>();
-        let n = batch.column(3).as_primitive::<Int64Type>();
+        let cur = cells::strings(batch.column(0)).map_err(derive)?;
+        let bal = cells::decimals(batch.column(1), 4).map_err(derive)?;
+        let rc = cells::decimals(batch.column(2), 4).map_err(derive)?;
+        let n = cells::ints(batch.column(3)).map_err(derive)?;
         for i in 0..batch.num_rows() {
             control_totals.insert(format!("open_items.balance.{}", cur.value(i)), money::from_stored(bal.value(i)).normalize().to_string());
             control_totals.insert(format!("open_items.count.{}", cur.value(i)), n.value(i).to_string());
@@ -285,11 +284,13 @@ pub async fn build(opts: &SnapshotOptions) -> Result<(SnapshotRef, SnapshotManif
         .collect(&format!("SELECT CAST(MAX(received_date) AS VARCHAR) FROM payments WHERE received_date <= DATE '{}'", opts.as_of))
         .await
         .map_err(derive)?;
-    let latest_payment_date = latest
-        .first()
-        .map(|b| b.column(0).as_string::<i32>())
-        .filter(|c| !c.is_empty() && !c.is_null(0))
-        .map(|c| c.value(0).to_owned());
+    let latest_payment_date = match latest.first() {
+        Some(b) => {
+            let c = cells::strings(b.column(0)).map_err(derive)?;
+            (!c.is_empty() && !c.is_null(0)).then(|| c.value(0).to_owned())
+        }
+        None => None,
+    };
 
     let mut files = BTreeMap::new();
     for table in STAGED.iter().copied().chain(["open_items"]) {
