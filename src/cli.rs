@@ -24,16 +24,24 @@ pub enum Command {
     #[command(after_help = "Examples:\n  cobro demo\n  cobro demo --data-dir /tmp/cobro-demo --as-of 2013-06-30")]
     Demo(DemoArgs),
     /// Write a seeded, realistic synthetic ledger as canonical CSV files.
-    #[command(after_help = "Examples:\n  cobro generate --customers 1000 --invoices 100000 --seed 7 --out gen/\n  cobro import --mapping data/mappings/cobro-canonical.toml gen/customers.csv gen/documents.csv gen/payments.csv gen/allocations.csv gen/fx_rates.csv")]
+    #[command(
+        after_help = "Examples:\n  cobro generate --customers 1000 --invoices 100000 --seed 7 --out gen/\n  cobro import --mapping data/mappings/cobro-canonical.toml gen/customers.csv gen/documents.csv gen/payments.csv gen/allocations.csv gen/fx_rates.csv"
+    )]
     Generate(GenerateArgs),
     /// Validate ERP export files through a mapping and stage them; rejected rows are kept with their reason.
-    #[command(after_help = "Exit codes: 0 all rows accepted, 3 done with rejected rows (see the rejects table), 1 failed.\n\nExamples:\n  cobro import --mapping data/mappings/ibm-late-payment.toml data/samples/ibm-late-payment/WA_Fn-UseC_-Accounts-Receivable.csv\n  cobro import --mapping data/mappings/cobro-canonical.toml --max-reject-rate 1 exports/*.csv")]
+    #[command(
+        after_help = "Exit codes: 0 all rows accepted, 3 done with rejected rows (see the rejects table), 1 failed.\n\nExamples:\n  cobro import --mapping data/mappings/ibm-late-payment.toml data/samples/ibm-late-payment/WA_Fn-UseC_-Accounts-Receivable.csv\n  cobro import --mapping data/mappings/cobro-canonical.toml --max-reject-rate 1 exports/*.csv"
+    )]
     Import(ImportArgs),
     /// Build an immutable, versioned snapshot of the staged ledger at an as-of date.
-    #[command(after_help = "Examples:\n  cobro snapshot --as-of 2013-06-30\n  cobro snapshot --as-of 2024-12-31 --data-dir /srv/cobro")]
+    #[command(
+        after_help = "Examples:\n  cobro snapshot --as-of 2013-06-30\n  cobro snapshot --as-of 2024-12-31 --data-dir /srv/cobro"
+    )]
     Snapshot(SnapshotArgs),
     /// Run SQL over a snapshot's tables (customers, documents, payments, allocations, fx_rates, open_items, unapplied, rejects).
-    #[command(after_help = "Examples:\n  cobro sql \"SELECT bucket, COUNT(*), SUM(balance) FROM open_items GROUP BY bucket ORDER BY bucket\"\n  cobro sql --as-of 2013-06-30 --format csv \"SELECT * FROM open_items\" > open.csv\n  cobro sql --format parquet --out open.parquet \"SELECT * FROM open_items\"")]
+    #[command(
+        after_help = "Examples:\n  cobro sql \"SELECT bucket, COUNT(*), SUM(balance) FROM open_items GROUP BY bucket ORDER BY bucket\"\n  cobro sql --as-of 2013-06-30 --format csv \"SELECT * FROM open_items\" > open.csv\n  cobro sql --format parquet --out open.parquet \"SELECT * FROM open_items\""
+    )]
     Sql(SqlArgs),
 }
 

@@ -6,8 +6,8 @@ mod import;
 mod snapshot;
 mod sql;
 
-use crate::cli::{Cli, Command};
 use crate::Done;
+use crate::cli::{Cli, Command};
 
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<Done> {

@@ -11,7 +11,11 @@ pub fn enabled() -> bool {
 }
 
 fn bar(len: u64, template: &str) -> ProgressBar {
-    let pb = if enabled() { ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr()) } else { ProgressBar::hidden() };
+    let pb = if enabled() {
+        ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr())
+    } else {
+        ProgressBar::hidden()
+    };
     pb.set_style(ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()));
     pb
 }

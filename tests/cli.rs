@@ -69,7 +69,8 @@ fn ibm_sample_imports_every_row_and_open_items_follow_the_settled_dates() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let data = tmp.path();
     let csv_path = ibm_csv();
-    let out = ok(cobro(data, &["import", "--mapping", &mapping("ibm-late-payment.toml"), csv_path.to_str().expect("path")]));
+    let out =
+        ok(cobro(data, &["import", "--mapping", &mapping("ibm-late-payment.toml"), csv_path.to_str().expect("path")]));
     assert!(out.contains("documents"), "{out}");
 
     // The sample itself, read independently of cobro.
@@ -82,7 +83,11 @@ fn ibm_sample_imports_every_row_and_open_items_follow_the_settled_dates() {
 
     for as_of in ["2012-01-31", "2012-06-30", "2013-06-30", "2013-12-31", "2014-01-31"] {
         ok(cobro(data, &["snapshot", "--as-of", as_of]));
-        let counts = sql_rows(data, as_of, "SELECT COUNT(*) AS n, SUM(amount) AS total, (SELECT COUNT(*) FROM customers) AS c, (SELECT COUNT(*) FROM payments) AS p, (SELECT COUNT(*) FROM allocations) AS a FROM documents");
+        let counts = sql_rows(
+            data,
+            as_of,
+            "SELECT COUNT(*) AS n, SUM(amount) AS total, (SELECT COUNT(*) FROM customers) AS c, (SELECT COUNT(*) FROM payments) AS p, (SELECT COUNT(*) FROM allocations) AS a FROM documents",
+        );
         assert_eq!(counts[0][0], "2466", "as of {as_of}");
         assert_eq!(dec(&counts[0][1]), total, "as of {as_of}");
         assert_eq!((counts[0][2].as_str(), counts[0][3].as_str(), counts[0][4].as_str()), ("100", "2466", "2466"));
@@ -94,10 +99,11 @@ fn ibm_sample_imports_every_row_and_open_items_follow_the_settled_dates() {
             .map(|r| (r[3].to_owned(), dec(&r[6]), (d - date(&r[5])).num_days()))
             .collect();
         want.sort();
-        let got: Vec<(String, Decimal, i64)> = sql_rows(data, as_of, "SELECT document_id, balance, days_past_due FROM open_items ORDER BY document_id")
-            .into_iter()
-            .map(|r| (r[0].clone(), dec(&r[1]), r[2].parse().expect("days")))
-            .collect();
+        let got: Vec<(String, Decimal, i64)> =
+            sql_rows(data, as_of, "SELECT document_id, balance, days_past_due FROM open_items ORDER BY document_id")
+                .into_iter()
+                .map(|r| (r[0].clone(), dec(&r[1]), r[2].parse().expect("days")))
+                .collect();
         assert_eq!(got, want, "open items as of {as_of}");
     }
 }
@@ -108,7 +114,11 @@ fn ibm_dispute_flag_and_leading_zeros_survive_the_import() {
     let data = tmp.path();
     ok(cobro(data, &["import", "--mapping", &mapping("ibm-late-payment.toml"), ibm_csv().to_str().expect("path")]));
     ok(cobro(data, &["snapshot", "--as-of", "2013-06-30"]));
-    let r = sql_rows(data, "2013-06-30", "SELECT document_id, customer_id, disputed, currency FROM documents WHERE document_id = '0000611365'");
+    let r = sql_rows(
+        data,
+        "2013-06-30",
+        "SELECT document_id, customer_id, disputed, currency FROM documents WHERE document_id = '0000611365'",
+    );
     assert_eq!(r, vec![vec!["0000611365".to_owned(), "0379-NEVHP".to_owned(), "false".to_owned(), "USD".to_owned()]]);
     let disputed = sql_rows(data, "2013-06-30", "SELECT COUNT(*) FROM documents WHERE disputed");
     let mut reader = csv::Reader::from_path(ibm_csv()).expect("sample");
@@ -269,7 +279,14 @@ fn an_unknown_currency_is_rejected() {
 fn a_duplicate_document_id_is_rejected_naming_the_first_occurrence() {
     let l = Ledger::new(&docs("D1,C1,invoice,2024-01-11,2024-02-10,EUR,50.00,,false\n"), "", "");
     let r = single_reject(&l);
-    assert_reject(&r, "documents.csv", "3", "document_id", "D1", &["duplicate document_id", "first seen at documents.csv line 2"]);
+    assert_reject(
+        &r,
+        "documents.csv",
+        "3",
+        "document_id",
+        "D1",
+        &["duplicate document_id", "first seen at documents.csv line 2"],
+    );
 }
 
 #[test]
@@ -288,7 +305,11 @@ fn an_allocation_to_an_unknown_document_is_rejected() {
 
 #[test]
 fn an_allocation_over_the_document_amount_is_rejected_with_the_excess() {
-    let l = Ledger::new(&docs(""), "P1,C1,2024-02-01,EUR,200.00,transfer,\n", "P1,D1,2024-02-01,80.00\nP1,D1,2024-02-02,30.00\n");
+    let l = Ledger::new(
+        &docs(""),
+        "P1,C1,2024-02-01,EUR,200.00,transfer,\n",
+        "P1,D1,2024-02-01,80.00\nP1,D1,2024-02-02,30.00\n",
+    );
     let r = single_reject(&l);
     assert_reject(&r, "allocations.csv", "3", "amount", "30", &["over the document amount", "over-apply by 10.00 EUR"]);
 }
@@ -320,7 +341,12 @@ fn a_wrong_header_fails_the_import_and_lists_expected_and_found_columns() {
     let o = l.import(tmp.path(), &[]);
     assert_eq!(o.status.code(), Some(1));
     let t = text(&o);
-    assert!(t.contains("wrong header") && t.contains("missing column(s) `customer_id`") && t.contains("found: document_id, customer,"), "{t}");
+    assert!(
+        t.contains("wrong header")
+            && t.contains("missing column(s) `customer_id`")
+            && t.contains("found: document_id, customer,"),
+        "{t}"
+    );
 }
 
 #[test]
@@ -380,7 +406,9 @@ fn rebuilding_the_same_inputs_gives_byte_identical_data_files_in_a_new_version()
     assert_eq!(v1.len(), 7, "{:?}", v1.iter().map(|f| &f.0).collect::<Vec<_>>());
     assert_eq!(v1, v2, "data files differ between rebuilds");
     // Reading without a version picks the latest.
-    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(root.join("v=2/manifest.json")).expect("manifest")).expect("json");
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("v=2/manifest.json")).expect("manifest"))
+            .expect("json");
     assert_eq!(m["version"], 2);
     assert_eq!(m["files"]["documents"]["rows"], 27);
     assert_eq!(m["sources"].as_array().map(Vec::len), Some(5));
@@ -469,7 +497,11 @@ fn json_and_parquet_exports_import_through_a_mapping() {
     // Canonical tables as JSON lines, mapped with a small mapping.
     let dir = tmp.path().join("in");
     std::fs::create_dir_all(&dir).expect("dir");
-    std::fs::write(dir.join("customers.json"), "[{\"id\": \"C1\", \"cur\": \"EUR\"}, {\"id\": \"C2\", \"cur\": \"USD\"}]").expect("write");
+    std::fs::write(
+        dir.join("customers.json"),
+        "[{\"id\": \"C1\", \"cur\": \"EUR\"}, {\"id\": \"C2\", \"cur\": \"USD\"}]",
+    )
+    .expect("write");
     std::fs::write(
         dir.join("docs.ndjson"),
         "{\"no\": \"F-1\", \"cust\": \"C1\", \"d\": \"31.01.2024\", \"due\": \"01.03.2024\", \"total\": \"1.234,50\"}\n{\"no\": \"F-2\", \"cust\": \"C3\", \"d\": \"31.01.2024\", \"due\": \"01.03.2024\", \"total\": \"10,00\"}\n",
@@ -509,9 +541,22 @@ format = "json"
 "#,
     )
     .expect("write");
-    let o = cobro(data, &["import", "--mapping", m.to_str().expect("p"), dir.join("customers.json").to_str().expect("p"), dir.join("docs.ndjson").to_str().expect("p")]);
+    let o = cobro(
+        data,
+        &[
+            "import",
+            "--mapping",
+            m.to_str().expect("p"),
+            dir.join("customers.json").to_str().expect("p"),
+            dir.join("docs.ndjson").to_str().expect("p"),
+        ],
+    );
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
-    assert!(text(&o).contains("docs.ndjson line 2 (documents, column customer_id): unknown customer `C3`"), "{}", text(&o));
+    assert!(
+        text(&o).contains("docs.ndjson line 2 (documents, column customer_id): unknown customer `C3`"),
+        "{}",
+        text(&o)
+    );
     ok(cobro(data, &["snapshot", "--as-of", "2024-02-01"]));
     let r = sql_rows(data, "2024-02-01", "SELECT document_id, amount, due_date FROM documents");
     assert_eq!(r, vec![vec!["F-1".to_owned(), "1234.5000".to_owned(), "2024-03-01".to_owned()]]);
@@ -549,9 +594,21 @@ format = "parquet"
     )
     .expect("write");
     let data2 = tmp.path().join("d2");
-    ok(cobro(&data2, &["import", "--mapping", pm.to_str().expect("p"), snap.join("customers.parquet").to_str().expect("p"), snap.join("documents.parquet").to_str().expect("p")]));
+    ok(cobro(
+        &data2,
+        &[
+            "import",
+            "--mapping",
+            pm.to_str().expect("p"),
+            snap.join("customers.parquet").to_str().expect("p"),
+            snap.join("documents.parquet").to_str().expect("p"),
+        ],
+    ));
     ok(cobro(&data2, &["snapshot", "--as-of", "2024-02-01"]));
-    assert_eq!(sql_rows(&data2, "2024-02-01", "SELECT document_id, amount FROM documents"), vec![vec!["F-1".to_owned(), "1234.5000".to_owned()]]);
+    assert_eq!(
+        sql_rows(&data2, "2024-02-01", "SELECT document_id, amount FROM documents"),
+        vec![vec!["F-1".to_owned(), "1234.5000".to_owned()]]
+    );
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -561,7 +618,20 @@ format = "parquet"
 fn a_generated_ledger_imports_without_rejects_and_keeps_its_totals() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let gen_dir = tmp.path().join("gen");
-    let out = ok(cobro(tmp.path(), &["generate", "--customers", "300", "--invoices", "20000", "--seed", "7", "--out", gen_dir.to_str().expect("p")]));
+    let out = ok(cobro(
+        tmp.path(),
+        &[
+            "generate",
+            "--customers",
+            "300",
+            "--invoices",
+            "20000",
+            "--seed",
+            "7",
+            "--out",
+            gen_dir.to_str().expect("p"),
+        ],
+    ));
     assert!(out.contains("20000 invoices"), "{out}");
     let data = tmp.path().join("data");
     let o = import_fixture(&data, &gen_dir);
@@ -576,7 +646,10 @@ fn a_generated_ledger_imports_without_rejects_and_keeps_its_totals() {
     assert!(r[0][0].parse::<i64>().expect("n") > 0);
     // Same seed, same bytes.
     let again = tmp.path().join("gen2");
-    ok(cobro(tmp.path(), &["generate", "--customers", "300", "--invoices", "20000", "--seed", "7", "--out", again.to_str().expect("p")]));
+    ok(cobro(
+        tmp.path(),
+        &["generate", "--customers", "300", "--invoices", "20000", "--seed", "7", "--out", again.to_str().expect("p")],
+    ));
     for f in ["customers.csv", "documents.csv", "payments.csv", "allocations.csv", "fx_rates.csv"] {
         assert_eq!(std::fs::read(gen_dir.join(f)).expect("a"), std::fs::read(again.join(f)).expect("b"), "{f}");
     }

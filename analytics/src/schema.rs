@@ -25,11 +25,8 @@ pub fn money_type() -> DataType {
 
 /// The Arrow schema of a canonical table.
 pub fn table_schema(table: Table) -> SchemaRef {
-    let fields: Vec<Field> = table
-        .columns()
-        .iter()
-        .map(|c| Field::new(c.name, arrow_type(c.ty), !c.required))
-        .collect();
+    let fields: Vec<Field> =
+        table.columns().iter().map(|c| Field::new(c.name, arrow_type(c.ty), !c.required)).collect();
     Arc::new(Schema::new(fields))
 }
 

@@ -48,13 +48,10 @@ pub struct SnapshotSession {
 impl SnapshotSession {
     /// Registers the snapshot's tables and views.
     pub async fn open(dir: &Path, params: SqlParams) -> Result<Self, QueryError> {
-        let found = SnapshotTables::scan(dir).map_err(|e| QueryError::OpenSnapshot {
-            path: dir.display().to_string(),
-            source: e.into(),
-        })?;
-        let config = SessionConfig::new()
-            .with_information_schema(true)
-            .with_default_catalog_and_schema("cobro", "snapshot");
+        let found = SnapshotTables::scan(dir)
+            .map_err(|e| QueryError::OpenSnapshot { path: dir.display().to_string(), source: e.into() })?;
+        let config =
+            SessionConfig::new().with_information_schema(true).with_default_catalog_and_schema("cobro", "snapshot");
         let ctx = SessionContext::new_with_config(config);
         ctx.register_udf(crate::udf::RoundHalfEven::udf());
         let mut names = Vec::new();

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, AsArray, Decimal128Array};
 use datafusion::arrow::datatypes::{DataType, Decimal128Type};
-use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
+use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
 
 /// The `round_half_even` function.
@@ -30,7 +30,9 @@ pub fn round_half_even_unscaled(v: i128, scale: i8, places: i64) -> i128 {
     if drop <= 0 {
         return v;
     }
-    let Some(d) = 10_i128.checked_pow(u32::try_from(drop).unwrap_or(u32::MAX)) else { return 0 };
+    let Some(d) = 10_i128.checked_pow(u32::try_from(drop).unwrap_or(u32::MAX)) else {
+        return 0;
+    };
     let (q, r) = (v / d, v % d);
     let twice = r.abs() * 2;
     let away = twice > d || (twice == d && q % 2 != 0);
@@ -50,7 +52,9 @@ impl ScalarUDFImpl for RoundHalfEven {
     fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
         match arg_types.first() {
             Some(t @ DataType::Decimal128(_, _)) => Ok(t.clone()),
-            Some(other) => plan_err!("round_half_even takes a DECIMAL, got {other}; CAST it to DECIMAL first"),
+            Some(other) => {
+                plan_err!("round_half_even takes a DECIMAL, got {other}; CAST it to DECIMAL first")
+            }
             None => plan_err!("round_half_even(x, places) takes two arguments"),
         }
     }
@@ -63,7 +67,9 @@ impl ScalarUDFImpl for RoundHalfEven {
             },
             _ => return exec_err!("round_half_even: places must be a constant"),
         };
-        let Some(x) = args.args.first() else { return exec_err!("round_half_even(x, places) takes two arguments") };
+        let Some(x) = args.args.first() else {
+            return exec_err!("round_half_even(x, places) takes two arguments");
+        };
         let array = x.to_array(args.number_rows)?;
         let DataType::Decimal128(precision, scale) = *array.data_type() else {
             return exec_err!("round_half_even takes a DECIMAL");

@@ -30,8 +30,7 @@ impl Default for AgeingBuckets {
 impl AgeingBuckets {
     /// Buckets from upper edges (each edge is the last day of its bucket).
     pub fn new(upper_edges: Vec<i64>) -> Result<Self, BucketEdgesError> {
-        let ok = upper_edges.first().is_some_and(|first| *first > 0)
-            && upper_edges.windows(2).all(|w| w[0] < w[1]);
+        let ok = upper_edges.first().is_some_and(|first| *first > 0) && upper_edges.windows(2).all(|w| w[0] < w[1]);
         if ok { Ok(Self { upper_edges }) } else { Err(BucketEdgesError { edges: upper_edges }) }
     }
 
@@ -57,11 +56,7 @@ impl AgeingBuckets {
     /// The bucket label of a days-past-due value.
     pub fn label(&self, dpd: DaysPastDue) -> String {
         let labels = self.labels();
-        let index = if dpd.0 <= 0 {
-            0
-        } else {
-            1 + self.upper_edges.iter().take_while(|edge| dpd.0 > **edge).count()
-        };
+        let index = if dpd.0 <= 0 { 0 } else { 1 + self.upper_edges.iter().take_while(|edge| dpd.0 > **edge).count() };
         labels.get(index).cloned().unwrap_or_default()
     }
 
@@ -88,8 +83,17 @@ mod tests {
     fn default_bucket_edges_put_day_30_in_1_30_and_day_31_in_31_60() {
         let b = AgeingBuckets::default();
         let cases = [
-            (-5, "current"), (0, "current"), (1, "1-30"), (30, "1-30"), (31, "31-60"), (60, "31-60"),
-            (61, "61-90"), (90, "61-90"), (91, "91-120"), (120, "91-120"), (121, "120+"),
+            (-5, "current"),
+            (0, "current"),
+            (1, "1-30"),
+            (30, "1-30"),
+            (31, "31-60"),
+            (60, "31-60"),
+            (61, "61-90"),
+            (90, "61-90"),
+            (91, "91-120"),
+            (120, "91-120"),
+            (121, "120+"),
         ];
         for (days, want) in cases {
             assert_eq!(b.label(DaysPastDue(days)), want, "day {days}");
@@ -101,8 +105,10 @@ mod tests {
         assert!(AgeingBuckets::new(vec![30, 30]).is_err());
         assert!(AgeingBuckets::new(vec![0, 30]).is_err());
         assert!(AgeingBuckets::new(vec![]).is_err());
-        assert_eq!(AgeingBuckets::new(vec![15, 45]).map(|b| b.labels()).ok(),
-            Some(vec!["current".into(), "1-15".into(), "16-45".into(), "45+".into()]));
+        assert_eq!(
+            AgeingBuckets::new(vec![15, 45]).map(|b| b.labels()).ok(),
+            Some(vec!["current".into(), "1-15".into(), "16-45".into(), "45+".into()])
+        );
     }
 
     #[test]

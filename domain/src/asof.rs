@@ -48,9 +48,7 @@ impl AsOf {
 /// The last day of `date`'s month.
 pub fn month_end(date: NaiveDate) -> NaiveDate {
     let (y, m) = if date.month() == 12 { (date.year() + 1, 1) } else { (date.year(), date.month() + 1) };
-    NaiveDate::from_ymd_opt(y, m, 1)
-        .and_then(|first| first.pred_opt())
-        .unwrap_or(NaiveDate::MAX)
+    NaiveDate::from_ymd_opt(y, m, 1).and_then(|first| first.pred_opt()).unwrap_or(NaiveDate::MAX)
 }
 
 impl fmt::Display for AsOf {

@@ -16,4 +16,4 @@ pub use ageing::{AgeingBuckets, DaysPastDue};
 pub use asof::AsOf;
 pub use currency::Currency;
 pub use ids::{CollectorId, CustomerId, DocumentId, PaymentId, SalesRepId};
-pub use money::{Money, MONEY_PRECISION, MONEY_SCALE};
+pub use money::{MONEY_PRECISION, MONEY_SCALE, Money};

@@ -24,7 +24,9 @@ pub struct Money {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MoneyError {
     /// More decimal places than the currency has.
-    #[error("{amount} has {scale} decimal places but {currency} has {minor} (round it in the ERP export, or check the decimal separator)")]
+    #[error(
+        "{amount} has {scale} decimal places but {currency} has {minor} (round it in the ERP export, or check the decimal separator)"
+    )]
     TooManyDecimals {
         /// The amount given.
         amount: Decimal,

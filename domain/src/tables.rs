@@ -113,7 +113,8 @@ const FX_RATES: &[ColumnSpec] = &[
 
 impl Table {
     /// Every canonical table, in load order.
-    pub const ALL: [Table; 5] = [Table::Customers, Table::Documents, Table::Payments, Table::Allocations, Table::FxRates];
+    pub const ALL: [Table; 5] =
+        [Table::Customers, Table::Documents, Table::Payments, Table::Allocations, Table::FxRates];
 
     /// The table's name in files, mappings and SQL.
     pub fn name(self) -> &'static str {

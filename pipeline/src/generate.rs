@@ -31,10 +31,8 @@ pub const PROGRESS_EVERY: u64 = 10_000;
 /// Header lines, exactly as docs/canonical-format.md lists the columns.
 const CUSTOMERS_HEADER: &str = "customer_id,name,country,currency,account_group,payment_terms_days,credit_limit,\
 collector_id,sales_rep_id,email,phone,language,timezone,vip,supplier_id";
-const DOCUMENTS_HEADER: &str =
-    "document_id,customer_id,kind,issue_date,due_date,currency,amount,reference,disputed";
-const PAYMENTS_HEADER: &str =
-    "payment_id,customer_id,received_date,currency,amount,method,reference";
+const DOCUMENTS_HEADER: &str = "document_id,customer_id,kind,issue_date,due_date,currency,amount,reference,disputed";
+const PAYMENTS_HEADER: &str = "payment_id,customer_id,received_date,currency,amount,method,reference";
 const ALLOCATIONS_HEADER: &str = "source_id,document_id,applied_date,amount";
 const FX_HEADER: &str = "date,currency,rate_to_reporting";
 const TRUTH_HEADER: &str = "customer_id,behaviour_class";
@@ -73,14 +71,7 @@ pub struct GenerateConfig {
 impl GenerateConfig {
     /// A config over 24 months from 2024-01-01.
     pub fn new(customers: u64, invoices: u64, seed: u64, out: PathBuf) -> Self {
-        Self {
-            customers,
-            invoices,
-            seed,
-            out,
-            start: DEFAULT_START,
-            months: DEFAULT_MONTHS,
-        }
+        Self { customers, invoices, seed, out, start: DEFAULT_START, months: DEFAULT_MONTHS }
     }
 }
 
@@ -158,75 +149,47 @@ impl Period {
         }
         let out_of_range = || GenerateError::InvalidConfig {
             field: "start",
-            reason: format!(
-                "{} plus {} months is past the last representable date",
-                cfg.start, cfg.months
-            ),
+            reason: format!("{} plus {} months is past the last representable date", cfg.start, cfg.months),
         };
         let extract = cfg
             .start
             .with_day(1)
             .and_then(|first| first.checked_add_months(Months::new(cfg.months)))
             .and_then(|next| next.pred_opt())
-            .filter(|d| {
-                d.checked_add_days(chrono::Days::new(u64::from(DATE_TABLE_MARGIN) + 400))
-                    .is_some()
-            })
+            .filter(|d| d.checked_add_days(chrono::Days::new(u64::from(DATE_TABLE_MARGIN) + 400)).is_some())
             .ok_or_else(out_of_range)?;
-        let days =
-            u32::try_from((extract - cfg.start).num_days() + 1).map_err(|_| out_of_range())?;
-        Ok(Self {
-            start: cfg.start,
-            extract,
-            days,
-        })
+        let days = u32::try_from((extract - cfg.start).num_days() + 1).map_err(|_| out_of_range())?;
+        Ok(Self { start: cfg.start, extract, days })
     }
 }
 
 fn validate(cfg: &GenerateConfig) -> Result<(), GenerateError> {
     if cfg.customers == 0 {
-        return Err(GenerateError::InvalidConfig {
-            field: "customers",
-            reason: "got 0; use at least 1".into(),
-        });
+        return Err(GenerateError::InvalidConfig { field: "customers", reason: "got 0; use at least 1".into() });
     }
     if cfg.customers > MAX_CUSTOMERS {
         return Err(GenerateError::InvalidConfig {
             field: "customers",
-            reason: format!(
-                "got {}; at most {MAX_CUSTOMERS} are supported",
-                cfg.customers
-            ),
+            reason: format!("got {}; at most {MAX_CUSTOMERS} are supported", cfg.customers),
         });
     }
     Ok(())
 }
 
 /// The files a run writes, in the order they are published.
-const FILES: [&str; 6] = [
-    "customers.csv",
-    "customers_truth.csv",
-    "fx_rates.csv",
-    "documents.csv",
-    "payments.csv",
-    "allocations.csv",
-];
+const FILES: [&str; 6] =
+    ["customers.csv", "customers_truth.csv", "fx_rates.csv", "documents.csv", "payments.csv", "allocations.csv"];
 
 /// Generates the ledger described by `cfg` into `cfg.out`.
 ///
 /// Files are written as `<name>.partial` and renamed into place only when all are complete, so a failed run
 /// never leaves a half-written table under its final name (its `.partial` files are removed). `progress`
 /// receives the number of invoices written so far, every [`PROGRESS_EVERY`] invoices and once at the end.
-pub fn generate(
-    cfg: &GenerateConfig,
-    progress: &mut dyn FnMut(u64),
-) -> Result<GenerateSummary, GenerateError> {
+pub fn generate(cfg: &GenerateConfig, progress: &mut dyn FnMut(u64)) -> Result<GenerateSummary, GenerateError> {
     validate(cfg)?;
     let period = Period::of(cfg)?;
-    std::fs::create_dir_all(&cfg.out).map_err(|source| GenerateError::CreateOutput {
-        path: cfg.out.clone(),
-        source,
-    })?;
+    std::fs::create_dir_all(&cfg.out)
+        .map_err(|source| GenerateError::CreateOutput { path: cfg.out.clone(), source })?;
     let result = std::thread::scope(|scope| write_ledger(scope, cfg, &period, progress));
     if result.is_err() {
         for name in FILES {
@@ -251,22 +214,10 @@ fn write_ledger<'scope>(
 
     let staff = Staff::for_customers(cfg.customers);
     let population = draw_population(cfg.seed, cfg.customers, period.days, &staff);
-    let volume = Volume {
-        invoices: cfg.invoices,
-        months: cfg.months,
-        total_weight: population.weights.iter().sum(),
-    };
+    let volume = Volume { invoices: cfg.invoices, months: cfg.months, total_weight: population.weights.iter().sum() };
     let mut master = create(FILES[0], CUSTOMERS_HEADER)?;
     let mut truth = create(FILES[1], TRUTH_HEADER)?;
-    write_customers(
-        cfg.seed,
-        cfg.customers,
-        period.days,
-        &staff,
-        &volume,
-        &mut master,
-        &mut truth,
-    )?;
+    write_customers(cfg.seed, cfg.customers, period.days, &staff, &volume, &mut master, &mut truth)?;
     let alias = AliasTable::new(&population.weights);
     drop(population.weights);
 
@@ -287,10 +238,7 @@ fn write_ledger<'scope>(
         allocations: create(FILES[5], ALLOCATIONS_HEADER)?,
         counts: Counts::default(),
     };
-    for (day, count) in daily_counts(period.start, period.days, cfg.invoices)
-        .into_iter()
-        .enumerate()
-    {
+    for (day, count) in daily_counts(period.start, period.days, cfg.invoices).into_iter().enumerate() {
         for _ in 0..count {
             ledger.invoice(day as i32)?;
             if ledger.counts.invoices.is_multiple_of(PROGRESS_EVERY) {

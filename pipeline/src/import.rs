@@ -31,10 +31,14 @@ use value::Value;
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     /// No input files were given.
-    #[error("no input files given; pass the ERP export files after the options, e.g. `cobro import --mapping data/mappings/cobro-canonical.toml exports/*.csv`")]
+    #[error(
+        "no input files given; pass the ERP export files after the options, e.g. `cobro import --mapping data/mappings/cobro-canonical.toml exports/*.csv`"
+    )]
     NoInputs,
     /// A file matches no `[[inputs]]` pattern of the mapping.
-    #[error("{path}: the mapping `{mapping}` has no [[inputs]] whose `match` fits this file name (patterns: {patterns}); rename the file or add an input to the mapping")]
+    #[error(
+        "{path}: the mapping `{mapping}` has no [[inputs]] whose `match` fits this file name (patterns: {patterns}); rename the file or add an input to the mapping"
+    )]
     NoMappingFor {
         /// File.
         path: PathBuf,
@@ -61,7 +65,9 @@ pub enum ImportError {
         expected: String,
     },
     /// The header lacks columns the mapping reads.
-    #[error("{path}, line 1: wrong header: missing column(s) {missing}\n  expected (by the mapping): {expected}\n  found: {found}\n  fix the export or the column names in the mapping")]
+    #[error(
+        "{path}, line 1: wrong header: missing column(s) {missing}\n  expected (by the mapping): {expected}\n  found: {found}\n  fix the export or the column names in the mapping"
+    )]
     WrongHeader {
         /// File.
         path: PathBuf,
@@ -113,7 +119,9 @@ pub enum ImportError {
         source: std::io::Error,
     },
     /// Too many rows were refused.
-    #[error("{rejected} of {read} rows were rejected ({rate:.2} %), over --max-reject-rate {max:.2} %; nothing was staged.\n  the rejects are in {kept}\n  most common reasons:\n{top}")]
+    #[error(
+        "{rejected} of {read} rows were rejected ({rate:.2} %), over --max-reject-rate {max:.2} %; nothing was staged.\n  the rejects are in {kept}\n  most common reasons:\n{top}"
+    )]
     TooManyRejects {
         /// Rows rejected.
         rejected: u64,
@@ -254,9 +262,11 @@ pub fn import(
         })?;
         plan.push((path, spec));
     }
-    let tmp = staging::temp_dir(&opts.data_dir).map_err(|source| ImportError::StagingDir { path: opts.data_dir.clone(), source })?;
+    let tmp = staging::temp_dir(&opts.data_dir)
+        .map_err(|source| ImportError::StagingDir { path: opts.data_dir.clone(), source })?;
     let dir_err = |source: std::io::Error| ImportError::StagingDir { path: tmp.clone(), source };
-    let mut rejects_csv = csv::Writer::from_path(tmp.join("rejects.csv")).map_err(|e| dir_err(std::io::Error::other(e)))?;
+    let mut rejects_csv =
+        csv::Writer::from_path(tmp.join("rejects.csv")).map_err(|e| dir_err(std::io::Error::other(e)))?;
     rejects_csv
         .write_record(["file", "line", "table_name", "column_name", "value", "reason", "raw"])
         .map_err(|e| dir_err(std::io::Error::other(e)))?;
@@ -273,7 +283,9 @@ pub fn import(
     let mut sources: Vec<Option<SourceFile>> = vec![None; plan.len()];
     let file_ids: Vec<u32> = plan
         .iter()
-        .map(|(p, _)| run.validator.add_file(&p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()))
+        .map(|(p, _)| {
+            run.validator.add_file(&p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
+        })
         .collect();
     let mut first_pass_done = vec![false; plan.len()];
     for table in Table::ALL {
@@ -313,7 +325,11 @@ pub fn import(
         imported_at: opts.now,
         sources: sources.into_iter().flatten().collect(),
         tables: run.counts.iter().map(|(t, c)| (t.name().to_owned(), *c)).collect(),
-        control_totals: run.totals.iter().map(|(k, v)| (k.clone(), money::from_stored(*v).normalize().to_string())).collect(),
+        control_totals: run
+            .totals
+            .iter()
+            .map(|(k, v)| (k.clone(), money::from_stored(*v).normalize().to_string()))
+            .collect(),
         rejected: run.rejected,
     };
     staging::write_manifest(&tmp, &manifest).map_err(dir_err)?;
@@ -475,7 +491,9 @@ impl Run {
                         let column = src.header().get(p.field).cloned();
                         let reason = format!(
                             "byte 0x{:02X} at position {} of column `{}` is not valid UTF-8; the file looks like Windows-1252/Latin-1: set encoding = \"windows-1252\" in the mapping's [[inputs]], or re-export as UTF-8",
-                            p.byte, p.offset + 1, column.as_deref().unwrap_or("?")
+                            p.byte,
+                            p.offset + 1,
+                            column.as_deref().unwrap_or("?")
                         );
                         self.count_row_problem(table);
                         self.reject(&src, &record, &file_name, line, table, column, None, reason)?;
@@ -498,7 +516,16 @@ impl Run {
                 Ok((Outcome::Merged, _)) => self.counts.entry(table).or_default().merged += 1,
                 Err(p) => {
                     self.counts.entry(table).or_default().rejected += 1;
-                    self.reject(&src, &record, &file_name, line, table, p.column.map(str::to_owned), p.value, p.reason)?;
+                    self.reject(
+                        &src,
+                        &record,
+                        &file_name,
+                        line,
+                        table,
+                        p.column.map(str::to_owned),
+                        p.value,
+                        p.reason,
+                    )?;
                 }
             }
         }
@@ -537,10 +564,7 @@ impl Run {
                 }
                 ColumnRead::Null => None,
             };
-            let text = match text {
-                Some(t) => Some(plan.map.get(&t).cloned().unwrap_or(t)),
-                None => None,
-            };
+            let text = text.map(|t| plan.map.get(&t).cloned().unwrap_or(t));
             texts.push(text);
         }
         Ok(())
@@ -578,7 +602,15 @@ impl Run {
         value: Option<String>,
         reason: String,
     ) -> Result<(), ImportError> {
-        let r = Reject { file: file.to_owned(), line, table: table.name(), column, value, reason, raw: raw_json(src, record) };
+        let r = Reject {
+            file: file.to_owned(),
+            line,
+            table: table.name(),
+            column,
+            value,
+            reason,
+            raw: raw_json(src, record),
+        };
         self.rejected += 1;
         let short = r.reason.split(':').next().unwrap_or_default().to_owned();
         *self.reason_counts.entry(short).or_default() += 1;

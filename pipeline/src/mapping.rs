@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use cobro_domain::tables::Table;
 use cobro_domain::Currency;
+use cobro_domain::tables::Table;
 use serde::Deserialize;
 
 /// A mapping file, as written.
@@ -271,7 +271,8 @@ pub struct CheckedMapping {
 impl CheckedMapping {
     /// Reads and checks a mapping file.
     pub fn load(path: &Path) -> Result<Self, MappingError> {
-        let text = std::fs::read_to_string(path).map_err(|source| MappingError::Read { path: path.to_owned(), source })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| MappingError::Read { path: path.to_owned(), source })?;
         Self::parse(&text, path)
     }
 
@@ -280,8 +281,8 @@ impl CheckedMapping {
         let raw: Mapping =
             toml::from_str(text).map_err(|e| MappingError::Parse { path: path.to_owned(), message: e.to_string() })?;
         let invalid = |problem: String| MappingError::Invalid { path: path.to_owned(), problem };
-        let reporting_currency = Currency::parse(&raw.reporting_currency)
-            .map_err(|e| invalid(format!("reporting_currency: {e}")))?;
+        let reporting_currency =
+            Currency::parse(&raw.reporting_currency).map_err(|e| invalid(format!("reporting_currency: {e}")))?;
         let default_currency = raw
             .defaults
             .currency
@@ -301,7 +302,10 @@ impl CheckedMapping {
         let checked = Self { raw, path: path.to_owned(), reporting_currency, default_currency };
         for (i, input) in checked.raw.inputs.iter().enumerate() {
             if input.emit.is_empty() {
-                return Err(invalid(format!("inputs[{i}] (match `{}`) emits nothing: add [[inputs.emit]]", input.pattern)));
+                return Err(invalid(format!(
+                    "inputs[{i}] (match `{}`) emits nothing: add [[inputs.emit]]",
+                    input.pattern
+                )));
             }
             for emit in &input.emit {
                 checked.plan_emit(input, emit).map_err(invalid)?;
@@ -361,7 +365,12 @@ impl CheckedMapping {
                     spec.name, spec.doc
                 ));
             }
-            columns.push(ColumnPlan { index, source, date_format: col_format.unwrap_or_else(|| date_format.clone()), map });
+            columns.push(ColumnPlan {
+                index,
+                source,
+                date_format: col_format.unwrap_or_else(|| date_format.clone()),
+                map,
+            });
         }
         Ok(EmitPlan { table, when: emit.when.clone(), dedupe: emit.dedupe, columns })
     }

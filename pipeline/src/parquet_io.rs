@@ -33,6 +33,60 @@ pub fn writer_properties() -> WriterProperties {
         .build()
 }
 
+/// A Parquet file written on its own thread: encoding and compression overlap with whatever produces the
+/// batches (parsing and validating, in the import). Batches are written in the order they are sent.
+pub struct BackgroundParquetFile {
+    path: PathBuf,
+    sender: Option<std::sync::mpsc::SyncSender<RecordBatch>>,
+    handle: Option<std::thread::JoinHandle<Result<u64, WriteParquetError>>>,
+}
+
+impl BackgroundParquetFile {
+    /// Creates the file and starts its writer thread.
+    pub fn create(path: &Path, schema: SchemaRef) -> Result<Self, WriteParquetError> {
+        let mut file = ParquetFile::create(path, schema)?;
+        let (sender, receiver) = std::sync::mpsc::sync_channel::<RecordBatch>(4);
+        let handle = std::thread::Builder::new()
+            .name("parquet-writer".to_owned())
+            .spawn(move || {
+                for batch in receiver {
+                    file.write(&batch)?;
+                }
+                file.finish()
+            })
+            .map_err(|e| WriteParquetError { path: path.to_owned(), message: e.to_string() })?;
+        Ok(Self { path: path.to_owned(), sender: Some(sender), handle: Some(handle) })
+    }
+
+    /// Hands a batch to the writer thread.
+    pub fn write(&mut self, batch: RecordBatch) -> Result<(), WriteParquetError> {
+        let sent = self.sender.as_ref().map(|s| s.send(batch).is_ok()).unwrap_or(false);
+        if sent {
+            Ok(())
+        } else {
+            // The writer stopped early: its error says why.
+            self.join().and_then(|_| Err(self.stopped()))
+        }
+    }
+
+    fn stopped(&self) -> WriteParquetError {
+        WriteParquetError { path: self.path.clone(), message: "the writer thread stopped".to_owned() }
+    }
+
+    fn join(&mut self) -> Result<u64, WriteParquetError> {
+        self.sender = None;
+        match self.handle.take() {
+            Some(h) => h.join().map_err(|_| self.stopped())?,
+            None => Err(self.stopped()),
+        }
+    }
+
+    /// Waits for every batch to be written and the file synced; returns the row count.
+    pub fn finish(mut self) -> Result<u64, WriteParquetError> {
+        self.join()
+    }
+}
+
 /// A Parquet file being written.
 pub struct ParquetFile {
     path: PathBuf,
@@ -52,9 +106,7 @@ impl ParquetFile {
     /// Appends a batch.
     pub fn write(&mut self, batch: &RecordBatch) -> Result<(), WriteParquetError> {
         self.rows += batch.num_rows() as u64;
-        self.writer
-            .write(batch)
-            .map_err(|e| WriteParquetError { path: self.path.clone(), message: e.to_string() })
+        self.writer.write(batch).map_err(|e| WriteParquetError { path: self.path.clone(), message: e.to_string() })
     }
 
     /// Finishes the file and syncs it to disk; returns the row count.

@@ -39,9 +39,7 @@ fn parse_iso_date(text: &str) -> Option<NaiveDate> {
 
 /// An example for a date format, for messages.
 fn describe_format(format: &str) -> String {
-    NaiveDate::from_ymd_opt(2024, 6, 30)
-        .map(|d| format!("for example {}", d.format(format)))
-        .unwrap_or_default()
+    NaiveDate::from_ymd_opt(2024, 6, 30).map(|d| format!("for example {}", d.format(format))).unwrap_or_default()
 }
 
 /// Parses an exact decimal with the given separators. Accepts a leading sign and, when a thousands separator is

@@ -16,8 +16,8 @@ use cobro_analytics::arrow::array::{Array, RecordBatch};
 use cobro_analytics::arrow::compute::concat_batches;
 use cobro_analytics::datafusion::execution::SendableRecordBatchStream;
 use cobro_analytics::sql::{self, SqlParams};
-use cobro_analytics::{cells, QueryError, SnapshotSession};
-use cobro_domain::{money, AgeingBuckets, AsOf};
+use cobro_analytics::{QueryError, SnapshotSession, cells};
+use cobro_domain::{AgeingBuckets, AsOf, money};
 use serde::{Deserialize, Serialize};
 use tokio_stream_shim::next_batch;
 
@@ -155,7 +155,9 @@ fn failpoint(name: &str) {
 pub fn list(data_dir: &Path) -> Result<Vec<SnapshotRef>, SnapshotError> {
     let root = root(data_dir);
     let mut out = Vec::new();
-    let Ok(dates) = fs::read_dir(&root) else { return Ok(out) };
+    let Ok(dates) = fs::read_dir(&root) else {
+        return Ok(out);
+    };
     for date in dates {
         let date = date.map_err(io(&root))?.path();
         let Some(as_of) = date
@@ -168,7 +170,11 @@ pub fn list(data_dir: &Path) -> Result<Vec<SnapshotRef>, SnapshotError> {
         };
         for v in fs::read_dir(&date).map_err(io(&date))? {
             let dir = v.map_err(io(&date))?.path();
-            let version = dir.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_prefix("v=")).and_then(|n| n.parse().ok());
+            let version = dir
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_prefix("v="))
+                .and_then(|n| n.parse().ok());
             if let Some(version) = version
                 && dir.join("manifest.json").is_file()
             {
@@ -176,7 +182,7 @@ pub fn list(data_dir: &Path) -> Result<Vec<SnapshotRef>, SnapshotError> {
             }
         }
     }
-    out.sort_by(|a, b| (a.as_of, a.version).cmp(&(b.as_of, b.version)));
+    out.sort_by_key(|s| (s.as_of, s.version));
     Ok(out)
 }
 
@@ -210,10 +216,13 @@ pub fn sql_params(manifest: &SnapshotManifest) -> SqlParams {
 
 /// Removes temporary directories left by snapshot builds that crashed (their process is gone).
 fn clean_stale(root: &Path) {
-    let Ok(entries) = fs::read_dir(root) else { return };
+    let Ok(entries) = fs::read_dir(root) else {
+        return;
+    };
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        let pid = name.strip_prefix(".tmp-").and_then(|rest| rest.rsplit('-').next()).and_then(|p| p.parse::<u32>().ok());
+        let pid =
+            name.strip_prefix(".tmp-").and_then(|rest| rest.rsplit('-').next()).and_then(|p| p.parse::<u32>().ok());
         if let Some(pid) = pid
             && pid != std::process::id()
             && Path::new("/proc").is_dir()
@@ -230,7 +239,8 @@ const STAGED: &[&str] = &["customers", "documents", "payments", "allocations", "
 /// Builds and publishes a snapshot.
 pub async fn build(opts: &SnapshotOptions) -> Result<(SnapshotRef, SnapshotManifest), SnapshotError> {
     let staged = staging::dir(&opts.data_dir);
-    let import = staging::read_manifest(&opts.data_dir).map_err(|_| SnapshotError::NoStaging { data_dir: opts.data_dir.clone() })?;
+    let import = staging::read_manifest(&opts.data_dir)
+        .map_err(|_| SnapshotError::NoStaging { data_dir: opts.data_dir.clone() })?;
     let root = root(&opts.data_dir);
     fs::create_dir_all(&root).map_err(io(&root))?;
     clean_stale(&root);
@@ -248,8 +258,14 @@ pub async fn build(opts: &SnapshotOptions) -> Result<(SnapshotRef, SnapshotManif
     }
     failpoint("snapshot-after-copy");
 
-    let params = SqlParams { as_of: opts.as_of, buckets: opts.buckets.clone(), reporting_currency: import.reporting_currency.clone() };
-    let session = SnapshotSession::open(&tmp, params.clone()).await.map_err(|source| SnapshotError::Derive { table: "open_items", source })?;
+    let params = SqlParams {
+        as_of: opts.as_of,
+        buckets: opts.buckets.clone(),
+        reporting_currency: import.reporting_currency.clone(),
+    };
+    let session = SnapshotSession::open(&tmp, params.clone())
+        .await
+        .map_err(|source| SnapshotError::Derive { table: "open_items", source })?;
     let derive = |source| SnapshotError::Derive { table: "open_items", source };
     let df = session.template(sql::OPEN_ITEMS).await.map_err(derive)?;
     let schema = df.schema().inner().clone();
@@ -272,16 +288,25 @@ pub async fn build(opts: &SnapshotOptions) -> Result<(SnapshotRef, SnapshotManif
         let rc = cells::decimals(batch.column(2), 4).map_err(derive)?;
         let n = cells::ints(batch.column(3)).map_err(derive)?;
         for i in 0..batch.num_rows() {
-            control_totals.insert(format!("open_items.balance.{}", cur.value(i)), money::from_stored(bal.value(i)).normalize().to_string());
+            control_totals.insert(
+                format!("open_items.balance.{}", cur.value(i)),
+                money::from_stored(bal.value(i)).normalize().to_string(),
+            );
             control_totals.insert(format!("open_items.count.{}", cur.value(i)), n.value(i).to_string());
             if !rc.is_null(i) {
                 total_rc += rc.value(i);
             }
         }
     }
-    control_totals.insert(format!("open_items.balance_rc.{}", import.reporting_currency), money::from_stored(total_rc).normalize().to_string());
+    control_totals.insert(
+        format!("open_items.balance_rc.{}", import.reporting_currency),
+        money::from_stored(total_rc).normalize().to_string(),
+    );
     let latest = session
-        .collect(&format!("SELECT CAST(MAX(received_date) AS VARCHAR) FROM payments WHERE received_date <= DATE '{}'", opts.as_of))
+        .collect(&format!(
+            "SELECT CAST(MAX(received_date) AS VARCHAR) FROM payments WHERE received_date <= DATE '{}'",
+            opts.as_of
+        ))
         .await
         .map_err(derive)?;
     let latest_payment_date = match latest.first() {
@@ -323,7 +348,8 @@ pub async fn build(opts: &SnapshotOptions) -> Result<(SnapshotRef, SnapshotManif
     let mut version = next_version(&date_dir)?;
     loop {
         manifest.version = version;
-        let text = serde_json::to_string_pretty(&manifest).map_err(|e| SnapshotError::Io { path: tmp.clone(), source: std::io::Error::other(e) })?;
+        let text = serde_json::to_string_pretty(&manifest)
+            .map_err(|e| SnapshotError::Io { path: tmp.clone(), source: std::io::Error::other(e) })?;
         fsutil::write_synced(&tmp.join("manifest.json"), text.as_bytes()).map_err(io(&tmp))?;
         fsutil::sync_dir(&tmp).map_err(io(&tmp))?;
         let target = date_dir.join(format!("v={version}"));
@@ -355,7 +381,8 @@ fn next_version(date_dir: &Path) -> Result<u32, SnapshotError> {
 fn parquet_rows(path: &Path) -> Result<u64, SnapshotError> {
     use cobro_analytics::parquet::file::reader::{FileReader, SerializedFileReader};
     let file = fs::File::open(path).map_err(io(path))?;
-    let reader = SerializedFileReader::new(file).map_err(|e| SnapshotError::Io { path: path.to_owned(), source: std::io::Error::other(e) })?;
+    let reader = SerializedFileReader::new(file)
+        .map_err(|e| SnapshotError::Io { path: path.to_owned(), source: std::io::Error::other(e) })?;
     Ok(u64::try_from(reader.metadata().file_metadata().num_rows()).unwrap_or(0))
 }
 

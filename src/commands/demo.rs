@@ -3,12 +3,12 @@ use std::path::Path;
 use anyhow::Context;
 use cobro_analytics::SnapshotSession;
 use cobro_domain::clock::{Clock, SystemClock};
-use cobro_pipeline::import::{import, ImportOptions};
+use cobro_pipeline::import::{ImportOptions, import};
 use cobro_pipeline::mapping::CheckedMapping;
 use cobro_pipeline::snapshot;
 
 use crate::cli::{DemoArgs, Format};
-use crate::{output, Done};
+use crate::{Done, output};
 
 /// The IBM late-payment sample and its mapping, built into the binary so the demo needs nothing else.
 const SAMPLE_CSV: &str = include_str!("../../data/samples/ibm-late-payment/WA_Fn-UseC_-Accounts-Receivable.csv");
@@ -42,6 +42,9 @@ pub async fn run(data_dir: &Path, args: DemoArgs) -> anyhow::Result<Done> {
     let batches = df.collect().await?;
     output::write(&batches, schema, Format::Table, &mut std::io::stdout())?;
 
-    println!("\nNext: cobro --data-dir {} sql \"SELECT * FROM open_items ORDER BY days_past_due DESC LIMIT 10\"", data_dir.display());
+    println!(
+        "\nNext: cobro --data-dir {} sql \"SELECT * FROM open_items ORDER BY days_past_due DESC LIMIT 10\"",
+        data_dir.display()
+    );
     Ok(Done::Clean)
 }

@@ -1,14 +1,15 @@
 use anyhow::Context;
-use cobro_pipeline::generate::{generate, GenerateConfig};
+use cobro_pipeline::generate::{GenerateConfig, generate};
 
 use crate::cli::GenerateArgs;
-use crate::{progress, Done};
+use crate::{Done, progress};
 
 pub fn run(args: GenerateArgs) -> anyhow::Result<Done> {
     let mut cfg = GenerateConfig::new(args.customers, args.invoices, args.seed, args.out.clone());
     cfg.months = args.months;
     let bar = progress::invoices(args.invoices);
-    let summary = generate(&cfg, &mut |n| bar.set_position(n)).with_context(|| format!("generating into {}", args.out.display()))?;
+    let summary = generate(&cfg, &mut |n| bar.set_position(n))
+        .with_context(|| format!("generating into {}", args.out.display()))?;
     bar.finish_and_clear();
     println!(
         "generated {} customers, {} invoices, {} credit notes, {} payments, {} allocations, {} fx rates into {} (extract date {})",

@@ -1,11 +1,11 @@
 use std::path::Path;
 
 use cobro_domain::clock::{Clock, SystemClock};
-use cobro_pipeline::import::{import, ImportOptions, ImportSummary};
+use cobro_pipeline::import::{ImportOptions, ImportSummary, import};
 use cobro_pipeline::mapping::CheckedMapping;
 
 use crate::cli::ImportArgs;
-use crate::{progress, Done};
+use crate::{Done, progress};
 
 pub fn run(data_dir: &Path, args: ImportArgs) -> anyhow::Result<Done> {
     if let Some(rate) = args.max_reject_rate
@@ -14,7 +14,8 @@ pub fn run(data_dir: &Path, args: ImportArgs) -> anyhow::Result<Done> {
         anyhow::bail!("--max-reject-rate is a percentage between 0 and 100, got {rate}");
     }
     let mapping = CheckedMapping::load(&args.mapping)?;
-    let opts = ImportOptions { data_dir: data_dir.to_owned(), max_reject_rate: args.max_reject_rate, now: SystemClock.now() };
+    let opts =
+        ImportOptions { data_dir: data_dir.to_owned(), max_reject_rate: args.max_reject_rate, now: SystemClock.now() };
     let summary = import(&mapping, &args.inputs, &opts, &mut progress::ImportBar::default())?;
     print_summary(&summary);
     Ok(if summary.manifest.rejected > 0 { Done::WithRejects } else { Done::Clean })
@@ -29,7 +30,11 @@ pub fn print_summary(s: &ImportSummary) {
         println!("{:<12} {:>12} {:>12} {:>10} {:>10}", table, c.read, c.accepted, c.merged, c.rejected);
     }
     if m.rejected > 0 {
-        println!("\n{} row(s) rejected; every one is kept in {} (and in the snapshot's `rejects` table):", m.rejected, s.staging_dir.join("rejects.csv").display());
+        println!(
+            "\n{} row(s) rejected; every one is kept in {} (and in the snapshot's `rejects` table):",
+            m.rejected,
+            s.staging_dir.join("rejects.csv").display()
+        );
         for r in &s.first_rejects {
             let column = r.column.as_deref().map(|c| format!(", column {c}")).unwrap_or_default();
             println!("  {} line {} ({}{}): {}", r.file, r.line, r.table, column, r.reason);

@@ -1,11 +1,11 @@
 use std::path::Path;
 
-use cobro_domain::clock::{Clock, SystemClock};
 use cobro_domain::AgeingBuckets;
+use cobro_domain::clock::{Clock, SystemClock};
 use cobro_pipeline::snapshot::{self, SnapshotManifest, SnapshotOptions, SnapshotRef};
 
 use crate::cli::SnapshotArgs;
-use crate::{progress, Done};
+use crate::{Done, progress};
 
 pub async fn run(data_dir: &Path, args: SnapshotArgs) -> anyhow::Result<Done> {
     let (snap, manifest) = build(data_dir, args.as_of).await?;
@@ -15,7 +15,12 @@ pub async fn run(data_dir: &Path, args: SnapshotArgs) -> anyhow::Result<Done> {
 
 pub async fn build(data_dir: &Path, as_of: cobro_domain::AsOf) -> anyhow::Result<(SnapshotRef, SnapshotManifest)> {
     let spinner = progress::spinner(&format!("building snapshot as of {as_of}"));
-    let opts = SnapshotOptions { data_dir: data_dir.to_owned(), as_of, now: SystemClock.now(), buckets: AgeingBuckets::default() };
+    let opts = SnapshotOptions {
+        data_dir: data_dir.to_owned(),
+        as_of,
+        now: SystemClock.now(),
+        buckets: AgeingBuckets::default(),
+    };
     let built = snapshot::build(&opts).await;
     spinner.finish_and_clear();
     Ok(built?)

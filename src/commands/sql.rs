@@ -6,7 +6,7 @@ use cobro_analytics::SnapshotSession;
 use cobro_pipeline::snapshot;
 
 use crate::cli::SqlArgs;
-use crate::{output, Done};
+use crate::{Done, output};
 
 pub async fn run(data_dir: &Path, args: SqlArgs) -> anyhow::Result<Done> {
     let snap = snapshot::resolve(data_dir, args.as_of)?;

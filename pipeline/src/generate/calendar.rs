@@ -28,11 +28,9 @@ impl DateTable {
     /// The date of a day offset, if it is representable.
     pub(crate) fn date(&self, day: i32) -> Option<NaiveDate> {
         if day >= 0 {
-            self.base
-                .checked_add_days(Days::new(u64::from(day.unsigned_abs())))
+            self.base.checked_add_days(Days::new(u64::from(day.unsigned_abs())))
         } else {
-            self.base
-                .checked_sub_days(Days::new(u64::from(day.unsigned_abs())))
+            self.base.checked_sub_days(Days::new(u64::from(day.unsigned_abs())))
         }
     }
 
@@ -60,9 +58,7 @@ pub(crate) fn weekday(start_weekday: u32, day: i32) -> u32 {
 pub(crate) const WEEKDAY_WEIGHT: [f64; 7] = [1.10, 1.05, 1.00, 1.00, 0.95, 0.12, 0.03];
 
 /// Relative invoicing volume by calendar month (January first): an August and a December dip.
-pub(crate) const MONTH_WEIGHT: [f64; 12] = [
-    0.95, 1.00, 1.05, 1.00, 1.05, 1.00, 0.95, 0.80, 1.05, 1.05, 1.05, 0.85,
-];
+pub(crate) const MONTH_WEIGHT: [f64; 12] = [0.95, 1.00, 1.05, 1.00, 1.05, 1.00, 0.95, 0.80, 1.05, 1.05, 1.05, 0.85];
 
 /// Yearly volume growth: month `m` of the period weighs `(1 + GROWTH)^(m / 12)`.
 pub(crate) const YEARLY_GROWTH: f64 = 0.10;
@@ -78,8 +74,7 @@ pub(crate) fn daily_counts(start: NaiveDate, days: u32, total: u64) -> Vec<u64> 
         .take(days as usize)
         .enumerate()
         .map(|(i, d)| {
-            let months_in =
-                (d.year() - start.year()) * 12 + d.month() as i32 - start.month() as i32;
+            let months_in = (d.year() - start.year()) * 12 + d.month() as i32 - start.month() as i32;
             let growth = (1.0 + YEARLY_GROWTH).powf(f64::from(months_in) / 12.0);
             let wd = weekday(start_weekday, i as i32) as usize;
             WEEKDAY_WEIGHT[wd] * MONTH_WEIGHT[d.month0() as usize] * growth
@@ -91,11 +86,7 @@ pub(crate) fn daily_counts(start: NaiveDate, days: u32, total: u64) -> Vec<u64> 
     let mut cum_count = 0u64;
     for (i, w) in weights.iter().enumerate() {
         cum_weight += w;
-        let target = if i + 1 == weights.len() {
-            total
-        } else {
-            ((total as f64) * cum_weight / sum).round() as u64
-        };
+        let target = if i + 1 == weights.len() { total } else { ((total as f64) * cum_weight / sum).round() as u64 };
         let target = target.clamp(cum_count, total);
         counts.push(target - cum_count);
         cum_count = target;
@@ -127,9 +118,6 @@ mod tests {
             table.push(d, &mut out);
             out.push(b' ');
         }
-        assert_eq!(
-            String::from_utf8_lossy(&out),
-            "2024-02-27 2024-02-28 2024-02-29 2024-03-01 2024-03-02 "
-        );
+        assert_eq!(String::from_utf8_lossy(&out), "2024-02-27 2024-02-28 2024-02-29 2024-03-01 2024-03-02 ");
     }
 }

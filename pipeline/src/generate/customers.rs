@@ -33,12 +33,7 @@ pub(crate) enum Class {
 pub(crate) const CLASS_SHARE: [f64; 4] = [0.55, 0.25, 0.15, 0.05];
 
 impl Class {
-    const ALL: [Class; 4] = [
-        Class::Prompt,
-        Class::Occasional,
-        Class::Chronic,
-        Class::Defaulter,
-    ];
+    const ALL: [Class; 4] = [Class::Prompt, Class::Occasional, Class::Chronic, Class::Defaulter];
 
     /// The name written to customers_truth.csv.
     pub(crate) fn name(self) -> &'static str {
@@ -129,23 +124,11 @@ const LOCALES: [Locale; 7] = [
         country: "ES",
         currency: Currency::Eur,
         language: "es",
-        timezones: &[
-            "Europe/Madrid",
-            "Europe/Madrid",
-            "Europe/Madrid",
-            "Atlantic/Canary",
-        ],
+        timezones: &["Europe/Madrid", "Europe/Madrid", "Europe/Madrid", "Atlantic/Canary"],
         phone_prefix: "+34 9",
         phone_digits: 8,
         legal_forms: &["S.L.", "S.A.", "S.L.U."],
-        cities: &[
-            "Madrid",
-            "Barcelona",
-            "Valencia",
-            "Sevilla",
-            "Bilbao",
-            "Zaragoza",
-        ],
+        cities: &["Madrid", "Barcelona", "Valencia", "Sevilla", "Bilbao", "Zaragoza"],
         share: 0.58,
     },
     Locale {
@@ -185,12 +168,7 @@ const LOCALES: [Locale; 7] = [
         country: "US",
         currency: Currency::Usd,
         language: "en",
-        timezones: &[
-            "America/New_York",
-            "America/New_York",
-            "America/Chicago",
-            "America/Los_Angeles",
-        ],
+        timezones: &["America/New_York", "America/New_York", "America/Chicago", "America/Los_Angeles"],
         phone_prefix: "+1 212 555 01",
         phone_digits: 2,
         legal_forms: &["Inc.", "LLC", "Corp."],
@@ -269,11 +247,7 @@ const SECTORS_EN: [&str; 10] = [
 ];
 
 /// Account groups and shares among non-VIP customers.
-const GROUPS: [(&str, f64); 3] = [
-    ("retail", 0.62),
-    ("wholesale", 0.30),
-    ("public_sector", 0.08),
-];
+const GROUPS: [(&str, f64); 3] = [("retail", 0.62), ("wholesale", 0.30), ("public_sector", 0.08)];
 
 /// Every random choice about one customer, in draw order. Pass 1 and pass 2 draw these identically.
 struct Draft {
@@ -305,10 +279,7 @@ pub(crate) struct Staff {
 impl Staff {
     /// One collector per 2,000 customers (at least 3), one sales rep per 800 (at least 5).
     pub(crate) fn for_customers(customers: u64) -> Self {
-        Self {
-            collectors: customers.div_ceil(2_000).max(3),
-            sales_reps: customers.div_ceil(800).max(5),
-        }
+        Self { collectors: customers.div_ceil(2_000).max(3), sales_reps: customers.div_ceil(800).max(5) }
     }
 }
 
@@ -317,51 +288,22 @@ fn draw(s: &mut Stream, span_days: u32, staff: &Staff) -> Draft {
     let class = Class::ALL[s.pick(&CLASS_SHARE)];
     // (p_late, late_median, late_sigma, early_mean); see docs/generator.md.
     let behaviour = match class {
-        Class::Prompt => (
-            s.uniform(0.0, 0.04),
-            s.uniform(2.0, 6.0),
-            0.5,
-            s.uniform(0.5, 6.0),
-        ),
-        Class::Occasional => (
-            s.uniform(0.18, 0.40),
-            s.uniform(7.0, 20.0),
-            0.6,
-            s.uniform(0.0, 4.0),
-        ),
-        Class::Chronic => (
-            s.uniform(0.70, 0.95),
-            s.uniform(25.0, 55.0),
-            0.45,
-            s.uniform(0.0, 2.0),
-        ),
-        Class::Defaulter => (
-            s.uniform(0.55, 0.85),
-            s.uniform(20.0, 45.0),
-            0.5,
-            s.uniform(0.0, 2.0),
-        ),
+        Class::Prompt => (s.uniform(0.0, 0.04), s.uniform(2.0, 6.0), 0.5, s.uniform(0.5, 6.0)),
+        Class::Occasional => (s.uniform(0.18, 0.40), s.uniform(7.0, 20.0), 0.6, s.uniform(0.0, 4.0)),
+        Class::Chronic => (s.uniform(0.70, 0.95), s.uniform(25.0, 55.0), 0.45, s.uniform(0.0, 2.0)),
+        Class::Defaulter => (s.uniform(0.55, 0.85), s.uniform(20.0, 45.0), 0.5, s.uniform(0.0, 2.0)),
     };
     let stop_fraction = s.uniform(0.45, 0.85);
-    let stop_day = if class == Class::Defaulter {
-        (f64::from(span_days) * stop_fraction) as i32
-    } else {
-        i32::MAX
-    };
+    let stop_day = if class == Class::Defaulter { (f64::from(span_days) * stop_fraction) as i32 } else { i32::MAX };
     let terms = TERMS[s.pick(&TERMS.map(|t| t.1))].0;
     let locale = s.pick(&LOCALES.each_ref().map(|l| l.share));
     let timezone = s.index(LOCALES[locale].timezones.len());
     // The largest 2 % of customers (weight above the 98th percentile, 0.02^(-1/alpha)) are VIP 40 % of the
     // time, the rest 2 %: about 3 % VIP overall.
-    let vip = s.chance(if weight > 0.02f64.powf(-1.0 / SIZE_ALPHA) {
-        0.40
-    } else {
-        0.02
-    });
+    let vip = s.chance(if weight > 0.02f64.powf(-1.0 / SIZE_ALPHA) { 0.40 } else { 0.02 });
     let group = s.pick(&GROUPS.map(|g| g.1));
     // Bigger customers place somewhat bigger orders (weight^0.1 is ×1 to ×3).
-    let amount_median =
-        (450.0 * (0.9 * s.normal()).exp() * weight.powf(0.1)).clamp(20.0, 200_000.0);
+    let amount_median = (450.0 * (0.9 * s.normal()).exp() * weight.powf(0.1)).clamp(20.0, 200_000.0);
     let method = match (class, s.pick(&[0.60, 0.25, 0.08, 0.07])) {
         (_, 0) => Method::BankTransfer,
         (Class::Prompt, 1) => Method::DirectDebit,
@@ -370,11 +312,8 @@ fn draw(s: &mut Stream, span_days: u32, staff: &Staff) -> Draft {
         _ => Method::Cheque,
     };
     // 5 % of customers get a tight limit they will exceed; the rest 2–4 months of sales, more for long terms.
-    let limit_multiplier = if s.chance(0.05) {
-        s.uniform(0.5, 1.2)
-    } else {
-        s.uniform(2.0, 4.0) + f64::from(terms) / 30.0 - 1.0
-    };
+    let limit_multiplier =
+        if s.chance(0.05) { s.uniform(0.5, 1.2) } else { s.uniform(2.0, 4.0) + f64::from(terms) / 30.0 - 1.0 };
     let collector = s.index(staff.collectors as usize) as u64 + 1;
     let sales_rep = s.index(staff.sales_reps as usize) as u64 + 1;
     let supplier = s.chance(0.04);
@@ -389,12 +328,7 @@ fn draw(s: &mut Stream, span_days: u32, staff: &Staff) -> Draft {
     Draft {
         weight,
         class,
-        behaviour: (
-            behaviour.0 as f32,
-            behaviour.1 as f32,
-            behaviour.2 as f32,
-            behaviour.3 as f32,
-        ),
+        behaviour: (behaviour.0 as f32, behaviour.1 as f32, behaviour.2 as f32, behaviour.3 as f32),
         stop_day,
         terms,
         locale,
@@ -464,11 +398,8 @@ pub(crate) fn write_customers(
         let d = draw(&mut s, span_days, staff);
         let locale = &LOCALES[d.locale];
         let expected_invoices = volume.invoices as f64 * d.weight / volume.total_weight;
-        let monthly_sales =
-            expected_invoices / f64::from(volume.months) * d.amount_median * mean_factor;
-        let limit_thousands = (monthly_sales * d.limit_multiplier / 1000.0)
-            .ceil()
-            .max(1.0) as u64;
+        let monthly_sales = expected_invoices / f64::from(volume.months) * d.amount_median * mean_factor;
+        let limit_thousands = (monthly_sales * d.limit_multiplier / 1000.0).ceil().max(1.0) as u64;
 
         master.padded(b"C", i, 6);
         master.sep();
@@ -480,15 +411,9 @@ pub(crate) fn write_customers(
                 format!("{} City Council", locale.cities[city])
             }
         } else if locale.language == "es" {
-            format!(
-                "{} {} {}",
-                NAME_STEMS[stem], SECTORS_ES[sector], locale.legal_forms[form]
-            )
+            format!("{} {} {}", NAME_STEMS[stem], SECTORS_ES[sector], locale.legal_forms[form])
         } else {
-            format!(
-                "{} {} {}",
-                NAME_STEMS[stem], SECTORS_EN[sector], locale.legal_forms[form]
-            )
+            format!("{} {} {}", NAME_STEMS[stem], SECTORS_EN[sector], locale.legal_forms[form])
         };
         master.text(&name);
         master.sep();
@@ -496,11 +421,7 @@ pub(crate) fn write_customers(
         master.sep();
         master.raw(locale.currency.code());
         master.sep();
-        master.raw(if d.vip {
-            b"VIP"
-        } else {
-            GROUPS[d.group].0.as_bytes()
-        });
+        master.raw(if d.vip { b"VIP" } else { GROUPS[d.group].0.as_bytes() });
         master.sep();
         master.uint(u64::from(d.terms));
         master.sep();
@@ -510,20 +431,12 @@ pub(crate) fn write_customers(
         master.sep();
         master.padded(b"REP", d.sales_rep, 2);
         master.sep();
-        master.raw(if locale.language == "es" {
-            b"facturas."
-        } else {
-            b"accounts."
-        });
+        master.raw(if locale.language == "es" { b"facturas." } else { b"accounts." });
         master.padded(b"c", i, 6);
         master.raw(b"@example.com");
         master.sep();
         master.raw(locale.phone_prefix.as_bytes());
-        master.padded(
-            b"",
-            d.phone % 10u64.pow(locale.phone_digits),
-            locale.phone_digits as usize,
-        );
+        master.padded(b"", d.phone % 10u64.pow(locale.phone_digits), locale.phone_digits as usize);
         master.sep();
         master.raw(locale.language.as_bytes());
         master.sep();

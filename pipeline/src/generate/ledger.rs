@@ -98,11 +98,7 @@ pub(crate) struct Picks {
 
 impl Picks {
     pub(crate) fn new(seed: u64) -> Self {
-        Self {
-            stream: Stream::new(seed, "picks"),
-            block: [0; PICK_BLOCK],
-            next: PICK_BLOCK,
-        }
+        Self { stream: Stream::new(seed, "picks"), block: [0; PICK_BLOCK], next: PICK_BLOCK }
     }
 
     #[inline]
@@ -112,10 +108,7 @@ impl Picks {
                 *slot = alias.sample(&mut self.stream) as u32;
             }
             // Load each picked record's cache line now, while the loads can still overlap.
-            let touched = self
-                .block
-                .iter()
-                .fold(0i32, |acc, &c| acc ^ customers[c as usize].stop_day);
+            let touched = self.block.iter().fold(0i32, |acc, &c| acc ^ customers[c as usize].stop_day);
             std::hint::black_box(touched);
             self.next = 0;
         }
@@ -145,10 +138,7 @@ impl Ledger<'_, '_> {
     pub(crate) fn invoice(&mut self, issue: i32) -> Result<(), GenerateError> {
         let mut index = self.picks.next(self.alias, self.customers);
         for _ in 0..3 {
-            let held = self.customers[index]
-                .stop_day
-                .saturating_add(CREDIT_HOLD_AFTER)
-                <= issue;
+            let held = self.customers[index].stop_day.saturating_add(CREDIT_HOLD_AFTER) <= issue;
             if !(held && self.stream.chance(CREDIT_HOLD_REDRAW)) {
                 break;
             }
@@ -157,18 +147,14 @@ impl Ledger<'_, '_> {
         let s = &mut self.stream;
         let customer = &self.customers[index];
         let customer_no = index as u64 + 1;
-        let amount =
-            ((s.lognormal(f64::from(customer.amount_median), AMOUNT_SIGMA) * 100.0).round() as u64)
-                .clamp(AMOUNT_RANGE_CENTS.0, AMOUNT_RANGE_CENTS.1);
+        let amount = ((s.lognormal(f64::from(customer.amount_median), AMOUNT_SIGMA) * 100.0).round() as u64)
+            .clamp(AMOUNT_RANGE_CENTS.0, AMOUNT_RANGE_CENTS.1);
         let due = issue + i32::from(customer.terms);
         let disputed = s.chance(DISPUTE_RATE);
         let po_number = s.int(0, 999_999) as u64;
 
         self.counts.invoices += 1;
-        let invoice = DocId {
-            prefix: b"INV",
-            number: self.counts.invoices,
-        };
+        let invoice = DocId { prefix: b"INV", number: self.counts.invoices };
         let d = &mut self.documents;
         invoice.write(d);
         d.sep();
@@ -200,17 +186,8 @@ impl Ledger<'_, '_> {
             };
             if day <= self.extract {
                 self.counts.credit_notes += 1;
-                let note = DocId {
-                    prefix: b"CN",
-                    number: self.counts.credit_notes,
-                };
-                let row = NoteRow {
-                    note,
-                    kind: b"credit_note",
-                    issue: day,
-                    due: day,
-                    amount: credit,
-                };
+                let note = DocId { prefix: b"CN", number: self.counts.credit_notes };
+                let row = NoteRow { note, kind: b"credit_note", issue: day, due: day, amount: credit };
                 self.note_row(&row, customer_no, customer, invoice)?;
                 let a = &mut self.allocations;
                 note.write(a);
@@ -227,15 +204,7 @@ impl Ledger<'_, '_> {
             }
         }
         if remaining > 0 {
-            let open = Open {
-                customer: customer_no,
-                doc: invoice,
-                issue,
-                due,
-                disputed,
-                remaining,
-                not_before,
-            };
+            let open = Open { customer: customer_no, doc: invoice, issue, due, disputed, remaining, not_before };
             self.settle(customer, &open)?;
         }
 
@@ -245,18 +214,9 @@ impl Ledger<'_, '_> {
             let charge = ((amount as f64 * s.uniform(0.01, 0.10)).round() as u64).max(500);
             if day <= self.extract {
                 self.counts.debit_notes += 1;
-                let note = DocId {
-                    prefix: b"DN",
-                    number: self.counts.debit_notes,
-                };
+                let note = DocId { prefix: b"DN", number: self.counts.debit_notes };
                 let due = day + i32::from(customer.terms);
-                let row = NoteRow {
-                    note,
-                    kind: b"debit_note",
-                    issue: day,
-                    due,
-                    amount: charge,
-                };
+                let row = NoteRow { note, kind: b"debit_note", issue: day, due, amount: charge };
                 self.note_row(&row, customer_no, customer, invoice)?;
                 let open = Open {
                     customer: customer_no,
@@ -304,32 +264,19 @@ impl Ledger<'_, '_> {
     /// Draws when (and whether) the customer pays `open`, and writes the payments dated up to the extract.
     fn settle(&mut self, customer: &Customer, open: &Open) -> Result<(), GenerateError> {
         let s = &mut self.stream;
-        let p_late = if open.disputed {
-            f64::from(customer.p_late).max(DISPUTED_P_LATE)
-        } else {
-            f64::from(customer.p_late)
-        };
+        let p_late =
+            if open.disputed { f64::from(customer.p_late).max(DISPUTED_P_LATE) } else { f64::from(customer.p_late) };
         let late = s.chance(p_late);
         let offset = if late {
-            let days = s
-                .lognormal(
-                    f64::from(customer.late_median),
-                    f64::from(customer.late_sigma),
-                )
-                .round()
-                .clamp(1.0, 365.0) as i32;
-            days + if open.disputed {
-                s.int(15, 60) as i32
-            } else {
-                0
-            }
+            let days =
+                s.lognormal(f64::from(customer.late_median), f64::from(customer.late_sigma)).round().clamp(1.0, 365.0)
+                    as i32;
+            days + if open.disputed { s.int(15, 60) as i32 } else { 0 }
         } else if customer.method == Method::DirectDebit {
             0
         } else {
             let max_early = f64::from(customer.terms) - 1.0;
-            -(s.exponential(f64::from(customer.early_mean))
-                .round()
-                .clamp(0.0, max_early) as i32)
+            -(s.exponential(f64::from(customer.early_mean)).round().clamp(0.0, max_early) as i32)
         };
         let settled = (open.due + offset).max(open.not_before).max(open.issue);
         if settled >= customer.stop_day {
@@ -337,15 +284,14 @@ impl Ledger<'_, '_> {
             return Ok(());
         }
         let settled = self.business_day(settled, settled > open.due, open.issue);
-        let split =
-            open.remaining >= 2 && settled - open.issue >= 2 && self.stream.chance(SPLIT_RATE);
+        let split = open.remaining >= 2 && settled - open.issue >= 2 && self.stream.chance(SPLIT_RATE);
         if split {
             let s = &mut self.stream;
             let gap = (settled - open.issue).min(30);
             let first_day = settled - s.int(1, i64::from(gap)) as i32;
             let first_day = self.business_day(first_day, false, open.issue);
-            let first = ((open.remaining as f64 * self.stream.uniform(0.3, 0.7)).round() as u64)
-                .clamp(1, open.remaining - 1);
+            let first =
+                ((open.remaining as f64 * self.stream.uniform(0.3, 0.7)).round() as u64).clamp(1, open.remaining - 1);
             self.payment(customer, open, first_day, first, false)?;
             self.payment(customer, open, settled, open.remaining - first, true)
         } else {
@@ -361,11 +307,7 @@ impl Ledger<'_, '_> {
             return day;
         }
         let back = day - (wd - 4);
-        if forward || back < issue {
-            day + (7 - wd)
-        } else {
-            back
-        }
+        if forward || back < issue { day + (7 - wd) } else { back }
     }
 
     /// Writes one payment received on `received` and its allocation to `open`, if dated up to the extract.
@@ -401,14 +343,9 @@ impl Ledger<'_, '_> {
         let on_account_amount = 5_000 * s.int(1, 20) as u64;
         let on_account_reference = s.int(0, 999_999_999) as u64;
 
-        let payment =
-            self.payment_row(open.customer, customer, received, amount + overpaid, |p| {
-                if quotes_document {
-                    open.doc.write(p)
-                } else {
-                    p.padded(b"BNK", bank_reference, 9)
-                }
-            })?;
+        let payment = self.payment_row(open.customer, customer, received, amount + overpaid, |p| {
+            if quotes_document { open.doc.write(p) } else { p.padded(b"BNK", bank_reference, 9) }
+        })?;
         if overpaid > 0 {
             self.counts.unapplied_payments += 1;
         }

@@ -24,10 +24,7 @@ impl Stream {
         hasher.update(b"\0");
         hasher.update(seed.to_le_bytes());
         let digest: [u8; 32] = hasher.finalize().into();
-        Self {
-            rng: ChaCha8Rng::from_seed(digest),
-            spare_normal: None,
-        }
+        Self { rng: ChaCha8Rng::from_seed(digest), spare_normal: None }
     }
 
     /// 64 uniformly random bits.
@@ -138,8 +135,7 @@ impl AliasTable {
         let total: f64 = weights.iter().sum();
         let mut prob: Vec<f64> = weights.iter().map(|w| w * n as f64 / total).collect();
         let mut alias: Vec<u32> = (0..n as u32).collect();
-        let (mut small, mut large): (Vec<u32>, Vec<u32>) =
-            (0..n as u32).partition(|&i| prob[i as usize] < 1.0);
+        let (mut small, mut large): (Vec<u32>, Vec<u32>) = (0..n as u32).partition(|&i| prob[i as usize] < 1.0);
         while let (Some(&s), Some(&l)) = (small.last(), large.last()) {
             small.pop();
             alias[s as usize] = l;
@@ -157,12 +153,7 @@ impl AliasTable {
         let slots = prob
             .iter()
             .zip(alias)
-            .map(|(p, a)| {
-                (
-                    ((p * 4_294_967_296.0).round() as u64).min(u64::from(u32::MAX)) as u32,
-                    a,
-                )
-            })
+            .map(|(p, a)| (((p * 4_294_967_296.0).round() as u64).min(u64::from(u32::MAX)) as u32, a))
             .collect();
         Self { slots }
     }
@@ -174,11 +165,7 @@ impl AliasTable {
         let r = stream.bits();
         let slot = (((r >> 32) * self.slots.len() as u64) >> 32) as usize;
         let (keep, alias) = self.slots[slot];
-        if (r as u32) < keep {
-            slot
-        } else {
-            alias as usize
-        }
+        if (r as u32) < keep { slot } else { alias as usize }
     }
 }
 

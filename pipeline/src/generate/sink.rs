@@ -46,10 +46,8 @@ pub(crate) struct Written {
 impl Written {
     /// Renames `<name>.partial` to `<name>`.
     pub(crate) fn publish(self) -> Result<(), GenerateError> {
-        std::fs::rename(&self.partial, &self.path).map_err(|source| GenerateError::PublishOutput {
-            path: self.path,
-            source,
-        })
+        std::fs::rename(&self.partial, &self.path)
+            .map_err(|source| GenerateError::PublishOutput { path: self.path, source })
     }
 }
 
@@ -60,10 +58,7 @@ fn write_blocks(
     blocks: &Receiver<Vec<u8>>,
     spare: &std::sync::mpsc::Sender<Vec<u8>>,
 ) -> Result<(), GenerateError> {
-    let failed = |source| GenerateError::WriteRow {
-        path: partial.to_path_buf(),
-        source,
-    };
+    let failed = |source| GenerateError::WriteRow { path: partial.to_path_buf(), source };
     for mut block in blocks {
         file.write_all(&block).map_err(failed)?;
         block.clear();
@@ -83,10 +78,8 @@ impl<'scope> CsvSink<'scope> {
     ) -> Result<Self, GenerateError> {
         let path = dir.join(name);
         let partial = dir.join(format!("{name}.partial"));
-        let file = File::create(&partial).map_err(|source| GenerateError::CreateOutput {
-            path: partial.clone(),
-            source,
-        })?;
+        let file =
+            File::create(&partial).map_err(|source| GenerateError::CreateOutput { path: partial.clone(), source })?;
         let (block_tx, block_rx) = sync_channel::<Vec<u8>>(QUEUED_BLOCKS);
         let (spare_tx, spare_rx) = channel::<Vec<u8>>();
         let thread_partial = partial.clone();
@@ -94,15 +87,7 @@ impl<'scope> CsvSink<'scope> {
         let mut buf = Vec::with_capacity(FLUSH_AT + 4096);
         buf.extend_from_slice(header.as_bytes());
         buf.push(b'\n');
-        Ok(Self {
-            path,
-            partial,
-            buf,
-            rows: 0,
-            blocks: Some(block_tx),
-            spare: spare_rx,
-            writer: Some(writer),
-        })
+        Ok(Self { path, partial, buf, rows: 0, blocks: Some(block_tx), spare: spare_rx, writer: Some(writer) })
     }
 
     /// Data rows written so far (the header is not counted).
@@ -192,8 +177,7 @@ impl<'scope> CsvSink<'scope> {
     /// Appends `true` or `false`.
     #[inline]
     pub(crate) fn boolean(&mut self, b: bool) {
-        self.buf
-            .extend_from_slice(if b { b"true" } else { b"false" });
+        self.buf.extend_from_slice(if b { b"true" } else { b"false" });
     }
 
     /// Ends the row, flushing the buffer to the file when it is full.
@@ -201,29 +185,15 @@ impl<'scope> CsvSink<'scope> {
     pub(crate) fn end_row(&mut self) -> Result<(), GenerateError> {
         self.buf.push(b'\n');
         self.rows += 1;
-        if self.buf.len() >= FLUSH_AT {
-            self.flush()
-        } else {
-            Ok(())
-        }
+        if self.buf.len() >= FLUSH_AT { self.flush() } else { Ok(()) }
     }
 
     /// Hands the buffer to the writer thread and continues in a recycled (or new) one.
     fn flush(&mut self) -> Result<(), GenerateError> {
-        let next = self
-            .spare
-            .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(FLUSH_AT + 4096));
+        let next = self.spare.try_recv().unwrap_or_else(|_| Vec::with_capacity(FLUSH_AT + 4096));
         let full = std::mem::replace(&mut self.buf, next);
-        let sent = self
-            .blocks
-            .as_ref()
-            .is_some_and(|blocks| blocks.send(full).is_ok());
-        if sent {
-            Ok(())
-        } else {
-            self.join_writer().and(Err(self.writer_gone()))
-        }
+        let sent = self.blocks.as_ref().is_some_and(|blocks| blocks.send(full).is_ok());
+        if sent { Ok(()) } else { self.join_writer().and(Err(self.writer_gone())) }
     }
 
     /// Waits for the writer thread and returns its result.
@@ -248,10 +218,7 @@ impl<'scope> CsvSink<'scope> {
     pub(crate) fn finish(mut self) -> Result<Written, GenerateError> {
         self.flush()?;
         self.join_writer()?;
-        Ok(Written {
-            path: self.path.clone(),
-            partial: self.partial.clone(),
-        })
+        Ok(Written { path: self.path.clone(), partial: self.partial.clone() })
     }
 }
 
@@ -263,8 +230,7 @@ mod tests {
     fn numbers_are_formatted_with_padding_and_fixed_decimals() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
         std::thread::scope(|scope| {
-            let mut sink =
-                CsvSink::create(scope, dir.path(), "t.csv", "h").unwrap_or_else(|e| panic!("{e}"));
+            let mut sink = CsvSink::create(scope, dir.path(), "t.csv", "h").unwrap_or_else(|e| panic!("{e}"));
             sink.buf.clear();
             for n in [0, 7, 10, 99, 100, 12_345, u64::MAX] {
                 sink.uint(n);
@@ -294,8 +260,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
         let rows = 300_000u64;
         std::thread::scope(|scope| {
-            let mut sink =
-                CsvSink::create(scope, dir.path(), "n.csv", "n").unwrap_or_else(|e| panic!("{e}"));
+            let mut sink = CsvSink::create(scope, dir.path(), "n.csv", "n").unwrap_or_else(|e| panic!("{e}"));
             for n in 0..rows {
                 sink.padded(b"ROW", n, 10);
                 sink.end_row().unwrap_or_else(|e| panic!("{e}"));
@@ -303,19 +268,11 @@ mod tests {
             assert_eq!(sink.rows(), rows);
             let written = sink.finish().unwrap_or_else(|e| panic!("{e}"));
             assert!(dir.path().join("n.csv.partial").exists());
-            assert!(
-                !dir.path().join("n.csv").exists(),
-                "not published before publish()"
-            );
+            assert!(!dir.path().join("n.csv").exists(), "not published before publish()");
             written.publish().unwrap_or_else(|e| panic!("{e}"));
         });
-        let text =
-            std::fs::read_to_string(dir.path().join("n.csv")).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(
-            text.len() as u64,
-            2 + rows * 14,
-            "header plus 14 bytes a row, well over 1 MiB"
-        );
+        let text = std::fs::read_to_string(dir.path().join("n.csv")).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(text.len() as u64, 2 + rows * 14, "header plus 14 bytes a row, well over 1 MiB");
         assert!(text.ends_with("ROW0000299999\n"));
         assert!(!dir.path().join("n.csv.partial").exists());
     }

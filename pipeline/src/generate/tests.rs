@@ -14,20 +14,14 @@ fn date(s: &str) -> NaiveDate {
 }
 
 fn money(s: &str) -> Decimal {
-    let d: Decimal = s
-        .parse()
-        .unwrap_or_else(|e| panic!("bad amount {s:?}: {e}"));
+    let d: Decimal = s.parse().unwrap_or_else(|e| panic!("bad amount {s:?}: {e}"));
     assert_eq!(d.scale(), 2, "amounts have 2 decimals: {s}");
     d
 }
 
 fn rows(dir: &Path, name: &str) -> Vec<csv::StringRecord> {
-    let mut reader =
-        csv::Reader::from_path(dir.join(name)).unwrap_or_else(|e| panic!("open {name}: {e}"));
-    reader
-        .records()
-        .map(|r| r.unwrap_or_else(|e| panic!("read {name}: {e}")))
-        .collect()
+    let mut reader = csv::Reader::from_path(dir.join(name)).unwrap_or_else(|e| panic!("open {name}: {e}"));
+    reader.records().map(|r| r.unwrap_or_else(|e| panic!("read {name}: {e}"))).collect()
 }
 
 struct Doc {
@@ -94,11 +88,7 @@ fn load(customers: u64, invoices: u64, seed: u64) -> Ledger {
                 other => panic!("disputed is {other:?}"),
             },
         };
-        assert!(
-            documents.insert(r[0].to_owned(), doc).is_none(),
-            "duplicate document {}",
-            &r[0]
-        );
+        assert!(documents.insert(r[0].to_owned(), doc).is_none(), "duplicate document {}", &r[0]);
     }
     let mut payments = BTreeMap::new();
     for r in rows(p, "payments.csv") {
@@ -108,11 +98,7 @@ fn load(customers: u64, invoices: u64, seed: u64) -> Ledger {
             currency: r[3].to_owned(),
             amount: money(&r[4]),
         };
-        assert!(
-            payments.insert(r[0].to_owned(), pay).is_none(),
-            "duplicate payment {}",
-            &r[0]
-        );
+        assert!(payments.insert(r[0].to_owned(), pay).is_none(), "duplicate payment {}", &r[0]);
     }
     let allocations = rows(p, "allocations.csv")
         .iter()
@@ -123,10 +109,7 @@ fn load(customers: u64, invoices: u64, seed: u64) -> Ledger {
             amount: money(&r[3]),
         })
         .collect();
-    let truth = rows(p, "customers_truth.csv")
-        .iter()
-        .map(|r| (r[0].to_owned(), r[1].to_owned()))
-        .collect();
+    let truth = rows(p, "customers_truth.csv").iter().map(|r| (r[0].to_owned(), r[1].to_owned())).collect();
     Ledger {
         summary,
         customers: rows(p, "customers.csv"),
@@ -149,10 +132,7 @@ fn standard() -> &'static Ledger {
 fn settled_dates(l: &Ledger) -> HashMap<&str, NaiveDate> {
     let mut by_doc: HashMap<&str, Vec<(NaiveDate, Decimal)>> = HashMap::new();
     for a in &l.allocations {
-        by_doc
-            .entry(a.document.as_str())
-            .or_default()
-            .push((a.applied, a.amount));
+        by_doc.entry(a.document.as_str()).or_default().push((a.applied, a.amount));
     }
     let mut settled = HashMap::new();
     for (doc, mut allocs) in by_doc {
@@ -175,21 +155,13 @@ fn same_config_writes_byte_identical_files() {
     let sa = generate_into(&GenerateConfig::new(300, 5_000, 7, a.path().to_path_buf()));
     let sb = generate_into(&GenerateConfig::new(300, 5_000, 7, b.path().to_path_buf()));
     assert_eq!(sa, sb);
-    for name in [
-        "customers.csv",
-        "customers_truth.csv",
-        "documents.csv",
-        "payments.csv",
-        "allocations.csv",
-        "fx_rates.csv",
-    ] {
+    for name in
+        ["customers.csv", "customers_truth.csv", "documents.csv", "payments.csv", "allocations.csv", "fx_rates.csv"]
+    {
         let fa = std::fs::read(a.path().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
         let fb = std::fs::read(b.path().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(fa.len() > 40, "{name} has rows");
-        assert!(
-            fa == fb,
-            "{name} differs between two runs of the same config"
-        );
+        assert!(fa == fb, "{name} differs between two runs of the same config");
     }
     let leftovers: Vec<_> = std::fs::read_dir(a.path())
         .into_iter()
@@ -231,11 +203,7 @@ fn allocations_never_exceed_the_document_or_the_payment() {
         *per_source.entry(&a.source).or_default() += a.amount;
     }
     for (doc, total) in per_doc {
-        assert!(
-            total <= l.documents[doc].amount,
-            "{doc} is allocated {total} of {}",
-            l.documents[doc].amount
-        );
+        assert!(total <= l.documents[doc].amount, "{doc} is allocated {total} of {}", l.documents[doc].amount);
     }
     for (source, total) in per_source {
         let limit = match l.payments.get(source) {
@@ -250,48 +218,19 @@ fn allocations_never_exceed_the_document_or_the_payment() {
 fn every_allocation_references_an_emitted_document_and_source() {
     let l = standard();
     for a in &l.allocations {
-        let doc = l
-            .documents
-            .get(&a.document)
-            .unwrap_or_else(|| panic!("{} is not in documents.csv", a.document));
-        assert!(
-            doc.kind == "invoice" || doc.kind == "debit_note",
-            "{} is allocated to a {}",
-            a.document,
-            doc.kind
-        );
+        let doc = l.documents.get(&a.document).unwrap_or_else(|| panic!("{} is not in documents.csv", a.document));
+        assert!(doc.kind == "invoice" || doc.kind == "debit_note", "{} is allocated to a {}", a.document, doc.kind);
         if let Some(p) = l.payments.get(&a.source) {
-            assert_eq!(
-                p.customer, doc.customer,
-                "{} pays another customer's document",
-                a.source
-            );
-            assert_eq!(
-                p.currency, doc.currency,
-                "{} pays in another currency",
-                a.source
-            );
-            assert!(
-                a.applied >= p.received,
-                "{} is applied before it arrived",
-                a.source
-            );
+            assert_eq!(p.customer, doc.customer, "{} pays another customer's document", a.source);
+            assert_eq!(p.currency, doc.currency, "{} pays in another currency", a.source);
+            assert!(a.applied >= p.received, "{} is applied before it arrived", a.source);
             assert!(a.applied <= p.received + chrono::Days::new(3));
         } else {
-            let note = l
-                .documents
-                .get(&a.source)
-                .unwrap_or_else(|| panic!("{} is not emitted", a.source));
+            let note = l.documents.get(&a.source).unwrap_or_else(|| panic!("{} is not emitted", a.source));
             assert_eq!(note.kind, "credit_note");
             assert_eq!(note.customer, doc.customer);
-            assert_eq!(
-                note.reference, a.document,
-                "a credit note is applied to the invoice it references"
-            );
-            assert_eq!(
-                a.applied, note.issue,
-                "a credit note is applied on its issue date"
-            );
+            assert_eq!(note.reference, a.document, "a credit note is applied to the invoice it references");
+            assert_eq!(a.applied, note.issue, "a credit note is applied on its issue date");
         }
         assert!(a.applied >= doc.issue);
     }
@@ -304,11 +243,7 @@ fn due_dates_are_never_before_issue_dates_and_nothing_is_dated_after_the_extract
     assert_eq!(extract, date("2025-12-31"));
     for (id, d) in &l.documents {
         assert!(d.due >= d.issue, "{id} is due before it is issued");
-        assert!(
-            d.issue >= date("2024-01-01") && d.issue <= extract,
-            "{id} issued on {}",
-            d.issue
-        );
+        assert!(d.issue >= date("2024-01-01") && d.issue <= extract, "{id} issued on {}", d.issue);
         assert!(d.amount > Decimal::ZERO, "{id} has a positive amount");
     }
     for (id, p) in &l.payments {
@@ -323,12 +258,7 @@ fn payments_never_arrive_before_the_document_is_issued() {
     let l = standard();
     for a in &l.allocations {
         if let Some(p) = l.payments.get(&a.source) {
-            assert!(
-                p.received >= l.documents[&a.document].issue,
-                "{} pays {} early",
-                a.source,
-                a.document
-            );
+            assert!(p.received >= l.documents[&a.document].issue, "{} pays {} early", a.source, a.document);
         }
     }
 }
@@ -336,44 +266,24 @@ fn payments_never_arrive_before_the_document_is_issued() {
 #[test]
 fn behaviour_classes_follow_the_documented_mix() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
-    generate_into(&GenerateConfig::new(
-        20_000,
-        100,
-        11,
-        dir.path().to_path_buf(),
-    ));
+    generate_into(&GenerateConfig::new(20_000, 100, 11, dir.path().to_path_buf()));
     let truth = rows(dir.path(), "customers_truth.csv");
-    let share =
-        |class: &str| truth.iter().filter(|r| &r[1] == class).count() as f64 / truth.len() as f64;
-    for (class, expected) in [
-        ("prompt", 0.55),
-        ("occasional", 0.25),
-        ("chronic", 0.15),
-        ("defaulter", 0.05),
-    ] {
-        assert!(
-            (share(class) - expected).abs() < 0.015,
-            "{class} is {:.3} of customers",
-            share(class)
-        );
+    let share = |class: &str| truth.iter().filter(|r| &r[1] == class).count() as f64 / truth.len() as f64;
+    for (class, expected) in [("prompt", 0.55), ("occasional", 0.25), ("chronic", 0.15), ("defaulter", 0.05)] {
+        assert!((share(class) - expected).abs() < 0.015, "{class} is {:.3} of customers", share(class));
     }
     let customers = rows(dir.path(), "customers.csv");
     let vip = customers.iter().filter(|r| &r[13] == "true").count() as f64 / customers.len() as f64;
     assert!((0.015..0.05).contains(&vip), "VIP share {vip}");
     for r in &customers {
-        assert_eq!(
-            &r[4] == "VIP",
-            &r[13] == "true",
-            "account group VIP iff vip=true"
-        );
+        assert_eq!(&r[4] == "VIP", &r[13] == "true", "account group VIP iff vip=true");
         assert!(["30", "45", "60", "90"].contains(&&r[5]));
         assert!(["EUR", "USD", "GBP"].contains(&&r[3]));
         assert!(["es", "en"].contains(&&r[11]));
     }
     let eur = customers.iter().filter(|r| &r[3] == "EUR").count() as f64 / customers.len() as f64;
     assert!((eur - 0.70).abs() < 0.02, "EUR share {eur}");
-    let collectors: std::collections::BTreeSet<&str> =
-        customers.iter().map(|r| r.get(7).unwrap_or("")).collect();
+    let collectors: std::collections::BTreeSet<&str> = customers.iter().map(|r| r.get(7).unwrap_or("")).collect();
     assert_eq!(collectors.len(), 10, "one collector per 2,000 customers");
 }
 
@@ -419,35 +329,20 @@ fn segment_rules_recover_most_behaviour_classes() {
             h.1 += 1;
         }
     }
-    for (class, minimum) in [
-        ("prompt", 0.85),
-        ("occasional", 0.70),
-        ("chronic", 0.85),
-        ("defaulter", 0.85),
-    ] {
+    for (class, minimum) in [("prompt", 0.85), ("occasional", 0.70), ("chronic", 0.85), ("defaulter", 0.85)] {
         let (ok, n) = hits.get(class).copied().unwrap_or_default();
         assert!(n >= 5, "too few {class} customers measured: {n}");
         let rate = f64::from(ok) / f64::from(n);
-        assert!(
-            rate >= minimum,
-            "{class}: {ok} of {n} recovered ({rate:.2})"
-        );
+        assert!(rate >= minimum, "{class}: {ok} of {n} recovered ({rate:.2})");
     }
 }
 
 #[test]
 fn credit_notes_are_present_and_credit_their_own_invoice() {
     let l = standard();
-    let notes: Vec<(&String, &Doc)> = l
-        .documents
-        .iter()
-        .filter(|(_, d)| d.kind == "credit_note")
-        .collect();
+    let notes: Vec<(&String, &Doc)> = l.documents.iter().filter(|(_, d)| d.kind == "credit_note").collect();
     let share = notes.len() as f64 / l.summary.invoices as f64;
-    assert!(
-        (0.012..0.03).contains(&share),
-        "credit notes are {share:.4} of invoices"
-    );
+    assert!((0.012..0.03).contains(&share), "credit notes are {share:.4} of invoices");
     assert_eq!(notes.len() as u64, l.summary.credit_notes);
     for (id, note) in notes {
         let invoice = &l.documents[&note.reference];
@@ -458,28 +353,16 @@ fn credit_notes_are_present_and_credit_their_own_invoice() {
         assert_eq!(applied.len(), 1, "{id} is allocated once");
         assert_eq!(applied[0].amount, note.amount);
     }
-    let debit_notes = l
-        .documents
-        .values()
-        .filter(|d| d.kind == "debit_note")
-        .count();
+    let debit_notes = l.documents.values().filter(|d| d.kind == "debit_note").count();
     assert!(debit_notes > 30, "a few debit notes: {debit_notes}");
 }
 
 #[test]
 fn disputed_invoices_are_about_three_percent_and_pay_late_more_often() {
     let l = standard();
-    let invoices: Vec<(&String, &Doc)> = l
-        .documents
-        .iter()
-        .filter(|(_, d)| d.kind == "invoice")
-        .collect();
-    let disputed =
-        invoices.iter().filter(|(_, d)| d.disputed).count() as f64 / invoices.len() as f64;
-    assert!(
-        (0.02..0.04).contains(&disputed),
-        "disputed share {disputed}"
-    );
+    let invoices: Vec<(&String, &Doc)> = l.documents.iter().filter(|(_, d)| d.kind == "invoice").collect();
+    let disputed = invoices.iter().filter(|(_, d)| d.disputed).count() as f64 / invoices.len() as f64;
+    assert!((0.02..0.04).contains(&disputed), "disputed share {disputed}");
     let settled = settled_dates(l);
     let late_share = |flag: bool| {
         let (late, n) = invoices
@@ -489,12 +372,7 @@ fn disputed_invoices_are_about_three_percent_and_pay_late_more_often() {
             .fold((0, 0), |(l, n), late| (l + u32::from(late), n + 1));
         f64::from(late) / f64::from(n)
     };
-    assert!(
-        late_share(true) > late_share(false) + 0.2,
-        "{} vs {}",
-        late_share(true),
-        late_share(false)
-    );
+    assert!(late_share(true) > late_share(false) + 0.2, "{} vs {}", late_share(true), late_share(false));
 }
 
 #[test]
@@ -508,18 +386,12 @@ fn some_payments_are_split_and_some_cash_is_left_unapplied() {
             *payments_per_doc.entry(&a.document).or_default() += 1;
         }
     }
-    let unapplied = l
-        .payments
-        .iter()
-        .filter(|(id, p)| applied.get(id.as_str()).copied().unwrap_or_default() < p.amount)
-        .count() as f64
-        / l.payments.len() as f64;
-    assert!(
-        (0.005..0.025).contains(&unapplied),
-        "unapplied share {unapplied}"
-    );
-    let split = payments_per_doc.values().filter(|&&n| n == 2).count() as f64
-        / payments_per_doc.len() as f64;
+    let unapplied =
+        l.payments.iter().filter(|(id, p)| applied.get(id.as_str()).copied().unwrap_or_default() < p.amount).count()
+            as f64
+            / l.payments.len() as f64;
+    assert!((0.005..0.025).contains(&unapplied), "unapplied share {unapplied}");
+    let split = payments_per_doc.values().filter(|&&n| n == 2).count() as f64 / payments_per_doc.len() as f64;
     assert!((0.06..0.14).contains(&split), "split share {split}");
 }
 
@@ -532,35 +404,18 @@ fn recent_invoices_stay_open_at_the_extract() {
         .documents
         .iter()
         .filter(|(_, d)| d.kind == "invoice" && d.issue >= december)
-        .fold((0, 0), |(o, n), (id, _)| {
-            (o + u32::from(!settled.contains_key(id.as_str())), n + 1)
-        });
-    assert!(
-        recent > 500 && open_recent * 10 > recent * 9,
-        "{open_recent} of {recent} December invoices open"
-    );
+        .fold((0, 0), |(o, n), (id, _)| (o + u32::from(!settled.contains_key(id.as_str())), n + 1));
+    assert!(recent > 500 && open_recent * 10 > recent * 9, "{open_recent} of {recent} December invoices open");
     // Invoices still open nine months after issue are almost all defaulters'.
     let old_open: Vec<&str> = l
         .documents
         .iter()
-        .filter(|(id, d)| {
-            d.kind == "invoice"
-                && d.issue < date("2025-03-01")
-                && !settled.contains_key(id.as_str())
-        })
+        .filter(|(id, d)| d.kind == "invoice" && d.issue < date("2025-03-01") && !settled.contains_key(id.as_str()))
         .map(|(_, d)| l.truth[&d.customer].as_str())
         .collect();
     let by_defaulters = old_open.iter().filter(|c| **c == "defaulter").count();
-    assert!(
-        old_open.len() > 20,
-        "defaulters leave old invoices open: {}",
-        old_open.len()
-    );
-    assert!(
-        by_defaulters * 100 >= old_open.len() * 95,
-        "{by_defaulters} of {} old open invoices",
-        old_open.len()
-    );
+    assert!(old_open.len() > 20, "defaulters leave old invoices open: {}", old_open.len());
+    assert!(by_defaulters * 100 >= old_open.len() * 95, "{by_defaulters} of {} old open invoices", old_open.len());
 }
 
 #[test]
@@ -575,10 +430,7 @@ fn invoice_volume_is_concentrated_in_few_customers() {
     counts.sort_unstable_by(|a, b| b.cmp(a));
     let top: u32 = counts[..counts.len() / 5].iter().sum();
     let share = f64::from(top) / l.summary.invoices as f64;
-    assert!(
-        share > 0.6,
-        "the top 20 % of customers get {share:.2} of invoices"
-    );
+    assert!(share > 0.6, "the top 20 % of customers get {share:.2} of invoices");
 }
 
 #[test]
@@ -588,10 +440,7 @@ fn summary_counts_match_the_rows_written() {
     assert_eq!(s.customers, l.customers.len() as u64);
     assert_eq!(s.customers, l.truth.len() as u64);
     assert_eq!(s.invoices, 20_000);
-    assert_eq!(
-        s.invoices,
-        l.documents.values().filter(|d| d.kind == "invoice").count() as u64
-    );
+    assert_eq!(s.invoices, l.documents.values().filter(|d| d.kind == "invoice").count() as u64);
     assert_eq!(s.payments, l.payments.len() as u64);
     assert_eq!(s.allocations, l.allocations.len() as u64);
     assert_eq!(s.fx_rates, l.fx_rows as u64);
@@ -615,19 +464,12 @@ fn files_have_the_canonical_headers_and_ids_keep_leading_zeros() {
     assert!(customers[1].starts_with("C000001,"), "{}", customers[1]);
     let documents = first_lines("documents.csv");
     assert_eq!(documents[0], DOCUMENTS_HEADER);
-    assert!(
-        documents[1].starts_with("INV0000001,C0000"),
-        "{}",
-        documents[1]
-    );
+    assert!(documents[1].starts_with("INV0000001,C0000"), "{}", documents[1]);
     let payments = first_lines("payments.csv");
     assert_eq!(payments[0], PAYMENTS_HEADER);
     assert!(payments[1].starts_with("P0000001,C0000"), "{}", payments[1]);
     assert_eq!(first_lines("allocations.csv")[0], ALLOCATIONS_HEADER);
-    assert_eq!(
-        first_lines("fx_rates.csv"),
-        [FX_HEADER, "2024-01-01,EUR,1.000000"]
-    );
+    assert_eq!(first_lines("fx_rates.csv"), [FX_HEADER, "2024-01-01,EUR,1.000000"]);
     assert_eq!(first_lines("customers_truth.csv")[0], TRUTH_HEADER);
 }
 
@@ -636,15 +478,8 @@ fn fx_rates_wander_around_their_documented_levels() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     generate_into(&GenerateConfig::new(5, 10, 13, dir.path().to_path_buf()));
     for r in rows(dir.path(), "fx_rates.csv") {
-        let rate: f64 = r[2]
-            .parse()
-            .unwrap_or_else(|e| panic!("rate {:?}: {e}", &r[2]));
-        assert_eq!(
-            r[2].split('.').nth(1).map(str::len),
-            Some(6),
-            "6 decimals: {}",
-            &r[2]
-        );
+        let rate: f64 = r[2].parse().unwrap_or_else(|e| panic!("rate {:?}: {e}", &r[2]));
+        assert_eq!(r[2].split('.').nth(1).map(str::len), Some(6), "6 decimals: {}", &r[2]);
         let (lo, hi) = match &r[1] {
             "EUR" => (1.0, 1.0),
             "USD" => (0.80, 1.05),
@@ -662,21 +497,9 @@ fn invalid_settings_are_rejected_with_the_field_named() {
         Err(GenerateError::InvalidConfig { field, .. }) => field,
         other => panic!("expected InvalidConfig, got {other:?}"),
     };
-    assert_eq!(
-        field(GenerateConfig::new(0, 10, 1, out.clone())),
-        "customers"
-    );
-    assert_eq!(
-        field(GenerateConfig {
-            months: 0,
-            ..GenerateConfig::new(1, 10, 1, out.clone())
-        }),
-        "months"
-    );
-    let far = GenerateConfig {
-        start: NaiveDate::MAX,
-        ..GenerateConfig::new(1, 10, 1, out.clone())
-    };
+    assert_eq!(field(GenerateConfig::new(0, 10, 1, out.clone())), "customers");
+    assert_eq!(field(GenerateConfig { months: 0, ..GenerateConfig::new(1, 10, 1, out.clone()) }), "months");
+    let far = GenerateConfig { start: NaiveDate::MAX, ..GenerateConfig::new(1, 10, 1, out.clone()) };
     assert_eq!(field(far), "start");
     assert!(!out.exists(), "nothing is created for an invalid config");
 }
@@ -697,29 +520,19 @@ fn an_unwritable_output_directory_is_reported_with_its_path() {
 fn progress_is_reported_every_ten_thousand_invoices() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     let mut seen = Vec::new();
-    generate(
-        &GenerateConfig::new(50, 20_000, 1, dir.path().to_path_buf()),
-        &mut |n| seen.push(n),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    generate(&GenerateConfig::new(50, 20_000, 1, dir.path().to_path_buf()), &mut |n| seen.push(n))
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(seen, [10_000, 20_000]);
     let mut seen = Vec::new();
-    generate(
-        &GenerateConfig::new(50, 25, 1, dir.path().to_path_buf()),
-        &mut |n| seen.push(n),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    generate(&GenerateConfig::new(50, 25, 1, dir.path().to_path_buf()), &mut |n| seen.push(n))
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(seen, [25]);
 }
 
 #[test]
 fn documents_are_written_in_issue_order_of_their_invoices() {
     let l = standard();
-    let invoice_days: Vec<NaiveDate> = l
-        .document_order
-        .iter()
-        .filter(|id| id.starts_with("INV"))
-        .map(|id| l.documents[id].issue)
-        .collect();
+    let invoice_days: Vec<NaiveDate> =
+        l.document_order.iter().filter(|id| id.starts_with("INV")).map(|id| l.documents[id].issue).collect();
     assert!(invoice_days.windows(2).all(|w| w[0] <= w[1]));
 }

@@ -12,7 +12,7 @@ use cobro_analytics::schema::{arrow_type, rejects_schema, table_schema};
 use cobro_domain::tables::{ColumnType, Table};
 
 use crate::import::value::Value;
-use crate::parquet_io::{ParquetFile, WriteParquetError};
+use crate::parquet_io::{BackgroundParquetFile, ParquetFile, WriteParquetError};
 
 /// Rows buffered before a batch is written.
 const BATCH_ROWS: usize = 65_536;
@@ -73,14 +73,14 @@ pub struct TableWriter {
     schema: SchemaRef,
     columns: Vec<Column>,
     buffered: usize,
-    file: ParquetFile,
+    file: BackgroundParquetFile,
 }
 
 impl TableWriter {
     /// Creates `<dir>/<table>.parquet`.
     pub fn create(dir: &Path, table: Table) -> Result<Self, WriteParquetError> {
         let schema = table_schema(table);
-        let file = ParquetFile::create(&dir.join(format!("{}.parquet", table.name())), schema.clone())?;
+        let file = BackgroundParquetFile::create(&dir.join(format!("{}.parquet", table.name())), schema.clone())?;
         let columns = table.columns().iter().map(|c| Column::new(c.ty)).collect();
         Ok(Self { schema, columns, buffered: 0, file })
     }
@@ -101,7 +101,7 @@ impl TableWriter {
         let arrays = self.columns.iter_mut().map(Column::finish).collect();
         let b = batch(&self.schema, arrays).map_err(|message| WriteParquetError { path: "batch".into(), message })?;
         self.buffered = 0;
-        self.file.write(&b)
+        self.file.write(b)
     }
 
     /// Writes what is buffered and closes the file; returns the row count.
@@ -189,7 +189,8 @@ impl RejectWriter {
             Arc::new(self.reason.finish()),
             Arc::new(self.raw.finish()),
         ];
-        let b = batch(&self.schema, arrays).map_err(|message| WriteParquetError { path: "rejects batch".into(), message })?;
+        let b = batch(&self.schema, arrays)
+            .map_err(|message| WriteParquetError { path: "rejects batch".into(), message })?;
         self.buffered = 0;
         self.out.write(&b)
     }

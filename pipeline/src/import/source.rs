@@ -129,8 +129,13 @@ impl RowSource {
                 match reader.next() {
                     None => return Ok(None),
                     Some(batch) => {
-                        let batch = batch.map_err(|e| ImportError::ReadParquet { path: self.path.clone(), message: e.to_string() })?;
-                        *pending = batch_to_records(&batch).map_err(|message| ImportError::ReadParquet { path: self.path.clone(), message })?.into_iter();
+                        let batch = batch.map_err(|e| ImportError::ReadParquet {
+                            path: self.path.clone(),
+                            message: e.to_string(),
+                        })?;
+                        *pending = batch_to_records(&batch)
+                            .map_err(|message| ImportError::ReadParquet { path: self.path.clone(), message })?
+                            .into_iter();
                     }
                 }
             },
@@ -206,11 +211,14 @@ fn open_json(path: &Path, file: File) -> Result<Opened, ImportError> {
         first[0] = c;
     }
     if first[0] == b'[' {
-        let values: Vec<serde_json::Value> = serde_json::from_str(&buf).map_err(|e| bad(e.line() as u64, e.to_string()))?;
+        let values: Vec<serde_json::Value> =
+            serde_json::from_str(&buf).map_err(|e| bad(e.line() as u64, e.to_string()))?;
         for (i, v) in values.into_iter().enumerate() {
             match v {
                 serde_json::Value::Object(o) => objects.push((i as u64 + 1, o)),
-                _ => return Err(bad(0, format!("element {} of the array is not an object", i + 1))),
+                _ => {
+                    return Err(bad(0, format!("element {} of the array is not an object", i + 1)));
+                }
             }
         }
     } else {
@@ -221,7 +229,9 @@ fn open_json(path: &Path, file: File) -> Result<Opened, ImportError> {
             }
             match serde_json::from_str::<serde_json::Value>(&line) {
                 Ok(serde_json::Value::Object(o)) => objects.push((i as u64 + 1, o)),
-                Ok(_) => return Err(bad(i as u64 + 1, "the line is not a JSON object".to_owned())),
+                Ok(_) => {
+                    return Err(bad(i as u64 + 1, "the line is not a JSON object".to_owned()));
+                }
                 Err(e) => return Err(bad(i as u64 + 1, e.to_string())),
             }
         }

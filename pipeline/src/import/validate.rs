@@ -5,11 +5,11 @@
 use std::collections::hash_map::Entry;
 use std::hash::{Hash, Hasher};
 
-use cobro_domain::tables::{ColumnType, Table, DOCUMENT_KINDS, RATE_PRECISION, RATE_SCALE};
-use cobro_domain::{ids, money, Currency, Money};
+use cobro_domain::tables::{ColumnType, DOCUMENT_KINDS, RATE_PRECISION, RATE_SCALE, Table};
+use cobro_domain::{Currency, Money, ids, money};
 use rust_decimal::Decimal;
 
-use crate::import::index::{key, ns, CustomerEntry, DocumentEntry, Index, Origin, PaymentEntry};
+use crate::import::index::{CustomerEntry, DocumentEntry, Index, Origin, PaymentEntry, key, ns};
 use crate::import::value::Value;
 use crate::mapping::{CheckedMapping, Defaults};
 use crate::parse;
@@ -51,10 +51,18 @@ pub struct Validator {
 fn money_scale_ok(d: Decimal, column: &'static str, text: &str) -> Result<i128, Problem> {
     let limit = Decimal::from(10_i64.pow(u32::from(cobro_domain::MONEY_PRECISION) - cobro_domain::MONEY_SCALE));
     if d.abs() >= limit {
-        return Err(Problem::at(column, Some(text), format!("{text} is too large: money holds at most 14 digits before the decimal point")));
+        return Err(Problem::at(
+            column,
+            Some(text),
+            format!("{text} is too large: money holds at most 14 digits before the decimal point"),
+        ));
     }
     if d.normalize().scale() > cobro_domain::MONEY_SCALE {
-        return Err(Problem::at(column, Some(text), format!("{text} has more than {} decimal places", cobro_domain::MONEY_SCALE)));
+        return Err(Problem::at(
+            column,
+            Some(text),
+            format!("{text} has more than {} decimal places", cobro_domain::MONEY_SCALE),
+        ));
     }
     Ok(money::to_stored(d))
 }
@@ -62,7 +70,12 @@ fn money_scale_ok(d: Decimal, column: &'static str, text: &str) -> Result<i128, 
 impl Validator {
     /// A validator for one import.
     pub fn new(mapping: &CheckedMapping) -> Self {
-        Self { defaults: mapping.raw.defaults.clone(), default_currency: mapping.default_currency, index: Index::default(), files: Vec::new() }
+        Self {
+            defaults: mapping.raw.defaults.clone(),
+            default_currency: mapping.default_currency,
+            index: Index::default(),
+            files: Vec::new(),
+        }
     }
 
     /// Registers an input file name and returns its number, for origins.
@@ -76,7 +89,12 @@ impl Validator {
     }
 
     /// Parses the texts of one row (one per table column, `None` when empty) into typed values.
-    pub fn parse_row(&self, table: Table, texts: &[Option<String>], date_formats: &[&str]) -> Result<Vec<Value>, Problem> {
+    pub fn parse_row(
+        &self,
+        table: Table,
+        texts: &[Option<String>],
+        date_formats: &[&str],
+    ) -> Result<Vec<Value>, Problem> {
         let mut row = Vec::with_capacity(texts.len());
         for ((spec, text), fmt) in table.columns().iter().zip(texts).zip(date_formats) {
             let name = spec.name;
@@ -100,22 +118,29 @@ impl Validator {
                     Currency::parse(t).map_err(|e| Problem::at(name, Some(t), e.to_string()))?.code().to_owned(),
                 ),
                 ColumnType::Text => Value::Text(t.to_owned()),
-                ColumnType::Date => Value::Date(parse::date32(
-                    parse::parse_date(t, fmt).map_err(|e| Problem::at(name, Some(t), e))?,
-                )),
+                ColumnType::Date => {
+                    Value::Date(parse::date32(parse::parse_date(t, fmt).map_err(|e| Problem::at(name, Some(t), e))?))
+                }
                 ColumnType::Money => {
                     let d = parse::parse_decimal(t, self.defaults.decimal_separator, self.defaults.thousands_separator)
                         .map_err(|e| Problem::at(name, Some(t), e))?;
                     Value::Money(money_scale_ok(d, name, t)?)
                 }
                 ColumnType::Rate => {
-                    let mut d = parse::parse_decimal(t, self.defaults.decimal_separator, self.defaults.thousands_separator)
-                        .map_err(|e| Problem::at(name, Some(t), e))?;
+                    let mut d =
+                        parse::parse_decimal(t, self.defaults.decimal_separator, self.defaults.thousands_separator)
+                            .map_err(|e| Problem::at(name, Some(t), e))?;
                     if d <= Decimal::ZERO {
                         return Err(Problem::at(name, Some(t), format!("the rate {t} must be greater than zero")));
                     }
-                    if d.normalize().scale() > RATE_SCALE || d >= Decimal::from(10_i64.pow(u32::from(RATE_PRECISION) - RATE_SCALE)) {
-                        return Err(Problem::at(name, Some(t), format!("the rate {t} needs more than {RATE_SCALE} decimals or 8 integer digits")));
+                    if d.normalize().scale() > RATE_SCALE
+                        || d >= Decimal::from(10_i64.pow(u32::from(RATE_PRECISION) - RATE_SCALE))
+                    {
+                        return Err(Problem::at(
+                            name,
+                            Some(t),
+                            format!("the rate {t} needs more than {RATE_SCALE} decimals or 8 integer digits"),
+                        ));
                     }
                     d.rescale(RATE_SCALE);
                     Value::Rate(d.mantissa())
@@ -151,11 +176,16 @@ impl Validator {
         let stored = row[i].money().unwrap_or(0);
         let amount = money::from_stored(stored);
         if stored <= 0 {
-            return Err(Problem::at(column, Some(&amount.normalize().to_string()), format!(
-                "`{column}` must be greater than zero; record refunds and corrections as a credit note (kind credit_note), never as a negative amount"
-            )));
+            return Err(Problem::at(
+                column,
+                Some(&amount.normalize().to_string()),
+                format!(
+                    "`{column}` must be greater than zero; record refunds and corrections as a credit note (kind credit_note), never as a negative amount"
+                ),
+            ));
         }
-        Money::new(amount, currency).map_err(|e| Problem::at(column, Some(&amount.normalize().to_string()), e.to_string()))?;
+        Money::new(amount, currency)
+            .map_err(|e| Problem::at(column, Some(&amount.normalize().to_string()), e.to_string()))?;
         Ok(stored)
     }
 
@@ -164,9 +194,13 @@ impl Validator {
         if self.index.customers.contains_key(&key(ns::CUSTOMER, id)) {
             Ok(())
         } else {
-            Err(Problem::at("customer_id", Some(id), format!(
-                "unknown customer `{id}`: it is not in the customers table; export the customer master too, or check the id (leading zeros count)"
-            )))
+            Err(Problem::at(
+                "customer_id",
+                Some(id),
+                format!(
+                    "unknown customer `{id}`: it is not in the customers table; export the customer master too, or check the id (leading zeros count)"
+                ),
+            ))
         }
     }
 
@@ -175,15 +209,24 @@ impl Validator {
         if let Value::Int(days) = row[5]
             && !(0..=3650).contains(&days)
         {
-            return Err(Problem::at("payment_terms_days", Some(&days.to_string()), "payment terms must be between 0 and 3650 days"));
+            return Err(Problem::at(
+                "payment_terms_days",
+                Some(&days.to_string()),
+                "payment terms must be between 0 and 3650 days",
+            ));
         }
         if let Value::Money(limit) = row[6] {
             let currency = Self::currency_of(row, 3)?;
             let amount = money::from_stored(limit);
             if limit < 0 {
-                return Err(Problem::at("credit_limit", Some(&amount.to_string()), "the credit limit cannot be negative"));
+                return Err(Problem::at(
+                    "credit_limit",
+                    Some(&amount.to_string()),
+                    "the credit limit cannot be negative",
+                ));
             }
-            Money::new(amount, currency).map_err(|e| Problem::at("credit_limit", Some(&amount.to_string()), e.to_string()))?;
+            Money::new(amount, currency)
+                .map_err(|e| Problem::at("credit_limit", Some(&amount.to_string()), e.to_string()))?;
         }
         if let Value::Text(email) = &row[9]
             && !email.contains('@')
@@ -193,7 +236,11 @@ impl Validator {
         if let Value::Text(tz) = &row[12]
             && tz.parse::<chrono_tz::Tz>().is_err()
         {
-            return Err(Problem::at("timezone", Some(tz), "not an IANA time zone; use names such as Europe/Madrid or America/New_York"));
+            return Err(Problem::at(
+                "timezone",
+                Some(tz),
+                "not an IANA time zone; use names such as Europe/Madrid or America/New_York",
+            ));
         }
         let id = row[0].text().unwrap_or_default().to_owned();
         let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -209,10 +256,14 @@ impl Validator {
                 if first.row_hash == row_hash {
                     Ok(Outcome::Merged)
                 } else {
-                    Err(Problem::at("customer_id", Some(&id), format!(
-                        "duplicate customer_id `{id}` with different values (first seen at {}); keep one row per customer",
-                        self.where_(first.origin)
-                    )))
+                    Err(Problem::at(
+                        "customer_id",
+                        Some(&id),
+                        format!(
+                            "duplicate customer_id `{id}` with different values (first seen at {}); keep one row per customer",
+                            self.where_(first.origin)
+                        ),
+                    ))
                 }
             }
         }
@@ -223,19 +274,28 @@ impl Validator {
         self.known_customer(row, 1)?;
         let kind = row[2].text().unwrap_or_default().trim().to_ascii_lowercase().replace([' ', '-'], "_");
         if !DOCUMENT_KINDS.contains(&kind.as_str()) {
-            return Err(Problem::at("kind", row[2].text(), format!(
-                "unknown document kind; use one of {} (map the ERP's codes with `map = {{ ... }}` in the mapping)",
-                DOCUMENT_KINDS.join(", ")
-            )));
+            return Err(Problem::at(
+                "kind",
+                row[2].text(),
+                format!(
+                    "unknown document kind; use one of {} (map the ERP's codes with `map = {{ ... }}` in the mapping)",
+                    DOCUMENT_KINDS.join(", ")
+                ),
+            ));
         }
         row[2] = Value::Text(kind.clone());
         let (issue, due) = (row[3].date().unwrap_or_default(), row[4].date().unwrap_or_default());
         if due < issue {
             let show = |d: i32| parse::from_date32(d).map(|d| d.to_string()).unwrap_or_default();
-            return Err(Problem::at("due_date", Some(&show(due)), format!(
-                "the due date {} is before the issue date {}; check the date format (day/month swapped?) or the ERP record",
-                show(due), show(issue)
-            )));
+            return Err(Problem::at(
+                "due_date",
+                Some(&show(due)),
+                format!(
+                    "the due date {} is before the issue date {}; check the date format (day/month swapped?) or the ERP record",
+                    show(due),
+                    show(issue)
+                ),
+            ));
         }
         let currency = Self::currency_of(row, 5)?;
         let amount = Self::positive_money(row, 6, "amount", currency)?;
@@ -243,13 +303,24 @@ impl Validator {
         match self.index.documents.entry(key(ns::DOCUMENT, &id)) {
             Entry::Occupied(o) => {
                 let first = o.get().origin;
-                Err(Problem::at("document_id", Some(&id), format!(
-                    "duplicate document_id `{id}` (first seen at {}); document numbers must be unique",
-                    self.where_(first)
-                )))
+                Err(Problem::at(
+                    "document_id",
+                    Some(&id),
+                    format!(
+                        "duplicate document_id `{id}` (first seen at {}); document numbers must be unique",
+                        self.where_(first)
+                    ),
+                ))
             }
             Entry::Vacant(v) => {
-                v.insert(DocumentEntry { origin, amount, applied: 0, used: 0, currency, credit_note: kind == "credit_note" });
+                v.insert(DocumentEntry {
+                    origin,
+                    amount,
+                    applied: 0,
+                    used: 0,
+                    currency,
+                    credit_note: kind == "credit_note",
+                });
                 Ok(Outcome::Accepted)
             }
         }
@@ -264,15 +335,23 @@ impl Validator {
         if let Some(doc) = self.index.documents.get(&key(ns::DOCUMENT, &id))
             && doc.credit_note
         {
-            return Err(Problem::at("payment_id", Some(&id), format!(
-                "payment_id `{id}` is also the number of a credit note ({}); allocations could not tell them apart: give payments their own prefix",
-                self.where_(doc.origin)
-            )));
+            return Err(Problem::at(
+                "payment_id",
+                Some(&id),
+                format!(
+                    "payment_id `{id}` is also the number of a credit note ({}); allocations could not tell them apart: give payments their own prefix",
+                    self.where_(doc.origin)
+                ),
+            ));
         }
         match self.index.payments.entry(key(ns::PAYMENT, &id)) {
             Entry::Occupied(o) => {
                 let first = o.get().origin;
-                Err(Problem::at("payment_id", Some(&id), format!("duplicate payment_id `{id}` (first seen at {})", self.where_(first))))
+                Err(Problem::at(
+                    "payment_id",
+                    Some(&id),
+                    format!("duplicate payment_id `{id}` (first seen at {})", self.where_(first)),
+                ))
             }
             Entry::Vacant(v) => {
                 v.insert(PaymentEntry { origin, amount, used: 0, currency });
@@ -287,14 +366,22 @@ impl Validator {
         let document_id = row[1].text().unwrap_or_default().to_owned();
         let doc_key = key(ns::DOCUMENT, &document_id);
         let Some(doc) = self.index.documents.get(&doc_key).copied() else {
-            return Err(Problem::at("document_id", Some(&document_id), format!(
-                "allocation to unknown document `{document_id}`: it is not in the documents table; export the document, or check the number"
-            )));
+            return Err(Problem::at(
+                "document_id",
+                Some(&document_id),
+                format!(
+                    "allocation to unknown document `{document_id}`: it is not in the documents table; export the document, or check the number"
+                ),
+            ));
         };
         if doc.credit_note {
-            return Err(Problem::at("document_id", Some(&document_id), format!(
-                "`{document_id}` is a credit note; allocations apply payments and credit notes to invoices or debit notes, so put the credit note in source_id"
-            )));
+            return Err(Problem::at(
+                "document_id",
+                Some(&document_id),
+                format!(
+                    "`{document_id}` is a credit note; allocations apply payments and credit notes to invoices or debit notes, so put the credit note in source_id"
+                ),
+            ));
         }
         let pay_key = key(ns::PAYMENT, &source_id);
         let src_doc_key = key(ns::DOCUMENT, &source_id);
@@ -302,35 +389,59 @@ impl Validator {
             (p.amount, p.used, p.currency, true)
         } else if let Some(cn) = self.index.documents.get(&src_doc_key) {
             if !cn.credit_note {
-                return Err(Problem::at("source_id", Some(&source_id), format!(
-                    "source `{source_id}` is an invoice or debit note; a source must be a payment or a credit note"
-                )));
+                return Err(Problem::at(
+                    "source_id",
+                    Some(&source_id),
+                    format!(
+                        "source `{source_id}` is an invoice or debit note; a source must be a payment or a credit note"
+                    ),
+                ));
             }
             (cn.amount, cn.used, cn.currency, false)
         } else {
-            return Err(Problem::at("source_id", Some(&source_id), format!(
-                "unknown source `{source_id}`: it is neither a payment nor a credit note in this import"
-            )));
+            return Err(Problem::at(
+                "source_id",
+                Some(&source_id),
+                format!("unknown source `{source_id}`: it is neither a payment nor a credit note in this import"),
+            ));
         };
         if src_currency != doc.currency {
-            return Err(Problem::at("source_id", Some(&source_id), format!(
-                "source `{source_id}` is in {src_currency} but document `{document_id}` is in {}; cross-currency application is not supported: convert in the ERP first",
-                doc.currency
-            )));
+            return Err(Problem::at(
+                "source_id",
+                Some(&source_id),
+                format!(
+                    "source `{source_id}` is in {src_currency} but document `{document_id}` is in {}; cross-currency application is not supported: convert in the ERP first",
+                    doc.currency
+                ),
+            ));
         }
         let amount = Self::positive_money(row, 3, "amount", doc.currency)?;
         let show = |v: i128| format!("{} {}", money::from_stored(v).round_dp(doc.currency.minor_units()), doc.currency);
         if doc.applied + amount > doc.amount {
-            return Err(Problem::at("amount", Some(&money::from_stored(amount).normalize().to_string()), format!(
-                "allocation over the document amount: `{document_id}` is {}, {} is already applied, so {} more would over-apply by {}",
-                show(doc.amount), show(doc.applied), show(amount), show(doc.applied + amount - doc.amount)
-            )));
+            return Err(Problem::at(
+                "amount",
+                Some(&money::from_stored(amount).normalize().to_string()),
+                format!(
+                    "allocation over the document amount: `{document_id}` is {}, {} is already applied, so {} more would over-apply by {}",
+                    show(doc.amount),
+                    show(doc.applied),
+                    show(amount),
+                    show(doc.applied + amount - doc.amount)
+                ),
+            ));
         }
         if src_used + amount > src_amount {
-            return Err(Problem::at("amount", Some(&money::from_stored(amount).normalize().to_string()), format!(
-                "allocation over the source amount: `{source_id}` is {}, {} is already applied, so {} more would over-apply by {}",
-                show(src_amount), show(src_used), show(amount), show(src_used + amount - src_amount)
-            )));
+            return Err(Problem::at(
+                "amount",
+                Some(&money::from_stored(amount).normalize().to_string()),
+                format!(
+                    "allocation over the source amount: `{source_id}` is {}, {} is already applied, so {} more would over-apply by {}",
+                    show(src_amount),
+                    show(src_used),
+                    show(amount),
+                    show(src_used + amount - src_amount)
+                ),
+            ));
         }
         if let Some(d) = self.index.documents.get_mut(&doc_key) {
             d.applied += amount;
@@ -351,10 +462,14 @@ impl Validator {
         match self.index.fx.entry((date, currency)) {
             Entry::Occupied(o) => {
                 let first = *o.get();
-                Err(Problem::at("date", parse::from_date32(date).map(|d| d.to_string()).as_deref(), format!(
-                    "a second {currency} rate for the same date (first seen at {}); keep one rate per currency and date",
-                    self.where_(first)
-                )))
+                Err(Problem::at(
+                    "date",
+                    parse::from_date32(date).map(|d| d.to_string()).as_deref(),
+                    format!(
+                        "a second {currency} rate for the same date (first seen at {}); keep one rate per currency and date",
+                        self.where_(first)
+                    ),
+                ))
             }
             Entry::Vacant(v) => {
                 v.insert(origin);
@@ -363,4 +478,3 @@ impl Validator {
         }
     }
 }
-
