@@ -505,7 +505,7 @@ impl Run {
             counts.read += 1;
             let outcome = self
                 .validator
-                .parse_row(table, &texts, &formats)
+                .parse_row(table, &mut texts, &formats)
                 .and_then(|mut row| self.validator.check(table, &mut row, origin).map(|o| (o, row)));
             match outcome {
                 Ok((Outcome::Accepted, row)) => {

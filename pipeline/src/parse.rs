@@ -45,6 +45,12 @@ fn describe_format(format: &str) -> String {
 /// Parses an exact decimal with the given separators. Accepts a leading sign and, when a thousands separator is
 /// configured, groups of three digits.
 pub fn parse_decimal(text: &str, decimal_sep: char, thousands_sep: Option<char>) -> Result<Decimal, String> {
+    // Fast path, no allocation: plain `-123.45` with `.` as the decimal separator.
+    if decimal_sep == '.' && thousands_sep.is_none() && is_plain_decimal(text) {
+        if let Ok(d) = Decimal::from_str_exact(text) {
+            return Ok(d);
+        }
+    }
     let bad = |why: &str| {
         let sep = match thousands_sep {
             Some(t) => format!("decimal separator `{decimal_sep}`, thousands separator `{t}`"),
@@ -73,6 +79,19 @@ pub fn parse_decimal(text: &str, decimal_sep: char, thousands_sep: Option<char>)
         return Err(bad("no digits"));
     }
     normal.parse::<Decimal>().map_err(|_| bad("too many digits"))
+}
+
+/// Digits with at most one `.` and an optional leading sign.
+fn is_plain_decimal(text: &str) -> bool {
+    let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
+    let mut dots = 0;
+    !digits.is_empty()
+        && digits.bytes().all(|b| {
+            dots += usize::from(b == b'.');
+            b.is_ascii_digit() || b == b'.'
+        })
+        && dots <= 1
+        && digits.bytes().any(|b| b.is_ascii_digit())
 }
 
 /// Parses a boolean against the configured true and false texts.

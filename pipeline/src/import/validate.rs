@@ -92,15 +92,16 @@ impl Validator {
     pub fn parse_row(
         &self,
         table: Table,
-        texts: &[Option<String>],
+        texts: &mut [Option<String>],
         date_formats: &[&str],
     ) -> Result<Vec<Value>, Problem> {
         let mut row = Vec::with_capacity(texts.len());
-        for ((spec, text), fmt) in table.columns().iter().zip(texts).zip(date_formats) {
+        for ((spec, text), fmt) in table.columns().iter().zip(texts.iter_mut()).zip(date_formats) {
             let name = spec.name;
-            let text = match (text.as_deref(), name) {
+            // The texts are moved into the values: no copy per field on the hot path.
+            let text = match (text.take(), name) {
                 (None, "currency") => self.default_currency.map(|c| c.code().to_owned()),
-                (t, _) => t.map(str::to_owned),
+                (t, _) => t,
             };
             let Some(text) = text else {
                 if spec.required {
@@ -112,12 +113,17 @@ impl Validator {
             let t = text.as_str();
             let v = match spec.ty {
                 ColumnType::Text if name.ends_with("_id") => {
-                    Value::Text(ids::parse_id(t).map_err(|e| Problem::at(name, Some(t), e.to_string()))?.to_owned())
+                    let trimmed = match ids::parse_id(t) {
+                        Ok(id) if id.len() == t.len() => None,
+                        Ok(id) => Some(id.to_owned()),
+                        Err(e) => return Err(Problem::at(name, Some(t), e.to_string())),
+                    };
+                    Value::Text(trimmed.unwrap_or(text))
                 }
                 ColumnType::Text if name == "currency" => Value::Text(
                     Currency::parse(t).map_err(|e| Problem::at(name, Some(t), e.to_string()))?.code().to_owned(),
                 ),
-                ColumnType::Text => Value::Text(t.to_owned()),
+                ColumnType::Text => Value::Text(text),
                 ColumnType::Date => {
                     Value::Date(parse::date32(parse::parse_date(t, fmt).map_err(|e| Problem::at(name, Some(t), e))?))
                 }
