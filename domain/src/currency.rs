@@ -184,9 +184,14 @@ const ISO_4217: &[(&str, u8)] = &[
 impl Currency {
     /// Looks up a code, case-insensitively, ignoring surrounding whitespace.
     pub fn parse(raw: &str) -> Result<Self, CurrencyError> {
-        let code = raw.trim().to_ascii_uppercase();
+        // No allocation: this runs for every ledger row.
+        let trimmed = raw.trim().as_bytes();
+        let code = match trimmed {
+            [a, b, c] => [a.to_ascii_uppercase(), b.to_ascii_uppercase(), c.to_ascii_uppercase()],
+            _ => return Err(CurrencyError { code: raw.to_owned() }),
+        };
         ISO_4217
-            .binary_search_by(|(c, _)| c.cmp(&code.as_str()))
+            .binary_search_by(|(c, _)| c.as_bytes().cmp(&code[..]))
             .ok()
             .and_then(|i| ISO_4217.get(i))
             .map(|(c, minor_units)| {

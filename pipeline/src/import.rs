@@ -452,6 +452,8 @@ impl Run {
         let resolved = resolve(&src, emit)?;
         let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
         progress.start_file(path, emit.table.name(), size);
+        // A canonical ledger row is 40-80 bytes of text; reserving for size / 64 rows sizes the index once.
+        self.validator.reserve(emit.table, usize::try_from(size / 64).unwrap_or(0));
         let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let formats: Vec<&str> = emit.columns.iter().map(|c| c.date_format.as_str()).collect();
         let width = src.header().len();
@@ -464,7 +466,7 @@ impl Run {
             if rows.is_multiple_of(16_384) {
                 progress.advance(rows, src.bytes_read());
             }
-            let origin = Origin { file: file_id, line };
+            let origin = Origin::new(file_id, line);
             // Problems with the row itself are reported once per file, on its first pass.
             if record.len() != width {
                 if first {

@@ -10,13 +10,26 @@ use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 use cobro_domain::Currency;
 
-/// Where a row came from, for "first seen at" messages.
+/// Where a row came from, for "first seen at" messages: the file's number and the line, packed in 8 bytes
+/// (16 bits of file, 48 bits of line) because the index holds one per document and payment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Origin {
-    /// Index into the import's file list.
-    pub file: u32,
-    /// Line or row number.
-    pub line: u64,
+pub struct Origin(u64);
+
+impl Origin {
+    /// Packs a file number and a line.
+    pub fn new(file: u32, line: u64) -> Self {
+        Self((u64::from(file.min(0xFFFF)) << 48) | line.min((1 << 48) - 1))
+    }
+
+    /// The file's number.
+    pub fn file(self) -> u32 {
+        (self.0 >> 48) as u32
+    }
+
+    /// The line (or row).
+    pub fn line(self) -> u64 {
+        self.0 & ((1 << 48) - 1)
+    }
 }
 
 /// A 128-bit key of an id.
@@ -63,17 +76,16 @@ pub struct CustomerEntry {
     pub row_hash: u64,
 }
 
-/// A document seen so far.
+/// A document seen so far. 32 bytes: the index holds one per document.
 #[derive(Debug, Clone, Copy)]
 pub struct DocumentEntry {
     /// Where it was first seen.
     pub origin: Origin,
-    /// Amount (stored units).
-    pub amount: i128,
-    /// Applied to it so far.
-    pub applied: i128,
-    /// Applied from it so far (credit notes only).
-    pub used: i128,
+    /// Amount (unscaled `Decimal128(18, 4)`, which always fits an `i64`).
+    pub amount: i64,
+    /// For an invoice or debit note, what has been applied to it; for a credit note, what has been applied from
+    /// it. A document is never both a target and a source, so one total serves.
+    pub consumed: i64,
     /// Currency.
     pub currency: Currency,
     /// Is it a credit note.
@@ -85,10 +97,10 @@ pub struct DocumentEntry {
 pub struct PaymentEntry {
     /// Where it was first seen.
     pub origin: Origin,
-    /// Amount (stored units).
-    pub amount: i128,
+    /// Amount (unscaled).
+    pub amount: i64,
     /// Applied from it so far.
-    pub used: i128,
+    pub used: i64,
     /// Currency.
     pub currency: Currency,
 }

@@ -78,6 +78,17 @@ impl Validator {
         }
     }
 
+    /// Makes room in the index for about `rows` more rows of `table`, so the hash tables grow once instead of
+    /// doubling (and briefly holding both copies) again and again.
+    pub fn reserve(&mut self, table: Table, rows: usize) {
+        match table {
+            Table::Customers => self.index.customers.reserve(rows),
+            Table::Documents => self.index.documents.reserve(rows),
+            Table::Payments => self.index.payments.reserve(rows),
+            Table::Allocations | Table::FxRates => {}
+        }
+    }
+
     /// Registers an input file name and returns its number, for origins.
     pub fn add_file(&mut self, name: &str) -> u32 {
         self.files.push(name.to_owned());
@@ -85,7 +96,7 @@ impl Validator {
     }
 
     fn where_(&self, o: Origin) -> String {
-        format!("{} line {}", self.files.get(o.file as usize).map_or("?", String::as_str), o.line)
+        format!("{} line {}", self.files.get(o.file() as usize).map_or("?", String::as_str), o.line())
     }
 
     /// Parses the texts of one row (one per table column, `None` when empty) into typed values.
@@ -178,9 +189,17 @@ impl Validator {
         Currency::parse(text).map_err(|e| Problem::at("currency", Some(text), e.to_string()))
     }
 
-    fn positive_money(row: &[Value], i: usize, column: &'static str, currency: Currency) -> Result<i128, Problem> {
+    fn positive_money(row: &[Value], i: usize, column: &'static str, currency: Currency) -> Result<i64, Problem> {
         let stored = row[i].money().unwrap_or(0);
         let amount = money::from_stored(stored);
+        // Fast path: positive, fits, and no digits below the currency's minor unit.
+        let unit = 10_i128.pow(cobro_domain::MONEY_SCALE.saturating_sub(currency.minor_units()));
+        if stored > 0
+            && stored % unit == 0
+            && let Ok(small) = i64::try_from(stored)
+        {
+            return Ok(small);
+        }
         if stored <= 0 {
             return Err(Problem::at(
                 column,
@@ -192,7 +211,7 @@ impl Validator {
         }
         Money::new(amount, currency)
             .map_err(|e| Problem::at(column, Some(&amount.normalize().to_string()), e.to_string()))?;
-        Ok(stored)
+        i64::try_from(stored).map_err(|_| Problem::at(column, Some(&amount.to_string()), "the amount is too large"))
     }
 
     fn known_customer(&self, row: &[Value], i: usize) -> Result<(), Problem> {
@@ -278,18 +297,22 @@ impl Validator {
     fn check_document(&mut self, row: &mut [Value], origin: Origin) -> Result<Outcome, Problem> {
         // columns: document_id, customer_id, kind, issue_date, due_date, currency, amount, reference, disputed
         self.known_customer(row, 1)?;
-        let kind = row[2].text().unwrap_or_default().trim().to_ascii_lowercase().replace([' ', '-'], "_");
-        if !DOCUMENT_KINDS.contains(&kind.as_str()) {
-            return Err(Problem::at(
-                "kind",
-                row[2].text(),
-                format!(
-                    "unknown document kind; use one of {} (map the ERP's codes with `map = {{ ... }}` in the mapping)",
-                    DOCUMENT_KINDS.join(", ")
-                ),
-            ));
+        let raw_kind = row[2].text().unwrap_or_default();
+        if !DOCUMENT_KINDS.contains(&raw_kind) {
+            let kind = raw_kind.trim().to_ascii_lowercase().replace([' ', '-'], "_");
+            if !DOCUMENT_KINDS.contains(&kind.as_str()) {
+                return Err(Problem::at(
+                    "kind",
+                    row[2].text(),
+                    format!(
+                        "unknown document kind; use one of {} (map the ERP's codes with `map = {{ ... }}` in the mapping)",
+                        DOCUMENT_KINDS.join(", ")
+                    ),
+                ));
+            }
+            row[2] = Value::Text(kind);
         }
-        row[2] = Value::Text(kind.clone());
+        let credit_note = row[2].text() == Some("credit_note");
         let (issue, due) = (row[3].date().unwrap_or_default(), row[4].date().unwrap_or_default());
         if due < issue {
             let show = |d: i32| parse::from_date32(d).map(|d| d.to_string()).unwrap_or_default();
@@ -322,10 +345,9 @@ impl Validator {
                 v.insert(DocumentEntry {
                     origin,
                     amount,
-                    applied: 0,
-                    used: 0,
+                    consumed: 0,
                     currency,
-                    credit_note: kind == "credit_note",
+                    credit_note,
                 });
                 Ok(Outcome::Accepted)
             }
@@ -368,13 +390,13 @@ impl Validator {
 
     fn check_allocation(&mut self, row: &mut [Value], _origin: Origin) -> Result<Outcome, Problem> {
         // columns: source_id, document_id, applied_date, amount
-        let source_id = row[0].text().unwrap_or_default().to_owned();
-        let document_id = row[1].text().unwrap_or_default().to_owned();
-        let doc_key = key(ns::DOCUMENT, &document_id);
+        let source_id = row[0].text().unwrap_or_default();
+        let document_id = row[1].text().unwrap_or_default();
+        let doc_key = key(ns::DOCUMENT, document_id);
         let Some(doc) = self.index.documents.get(&doc_key).copied() else {
             return Err(Problem::at(
                 "document_id",
-                Some(&document_id),
+                Some(document_id),
                 format!(
                     "allocation to unknown document `{document_id}`: it is not in the documents table; export the document, or check the number"
                 ),
@@ -383,38 +405,38 @@ impl Validator {
         if doc.credit_note {
             return Err(Problem::at(
                 "document_id",
-                Some(&document_id),
+                Some(document_id),
                 format!(
                     "`{document_id}` is a credit note; allocations apply payments and credit notes to invoices or debit notes, so put the credit note in source_id"
                 ),
             ));
         }
-        let pay_key = key(ns::PAYMENT, &source_id);
-        let src_doc_key = key(ns::DOCUMENT, &source_id);
+        let pay_key = key(ns::PAYMENT, source_id);
+        let src_doc_key = key(ns::DOCUMENT, source_id);
         let (src_amount, src_used, src_currency, src_is_payment) = if let Some(p) = self.index.payments.get(&pay_key) {
             (p.amount, p.used, p.currency, true)
         } else if let Some(cn) = self.index.documents.get(&src_doc_key) {
             if !cn.credit_note {
                 return Err(Problem::at(
                     "source_id",
-                    Some(&source_id),
+                    Some(source_id),
                     format!(
                         "source `{source_id}` is an invoice or debit note; a source must be a payment or a credit note"
                     ),
                 ));
             }
-            (cn.amount, cn.used, cn.currency, false)
+            (cn.amount, cn.consumed, cn.currency, false)
         } else {
             return Err(Problem::at(
                 "source_id",
-                Some(&source_id),
+                Some(source_id),
                 format!("unknown source `{source_id}`: it is neither a payment nor a credit note in this import"),
             ));
         };
         if src_currency != doc.currency {
             return Err(Problem::at(
                 "source_id",
-                Some(&source_id),
+                Some(source_id),
                 format!(
                     "source `{source_id}` is in {src_currency} but document `{document_id}` is in {}; cross-currency application is not supported: convert in the ERP first",
                     doc.currency
@@ -422,24 +444,24 @@ impl Validator {
             ));
         }
         let amount = Self::positive_money(row, 3, "amount", doc.currency)?;
-        let show = |v: i128| format!("{} {}", money::from_stored(v).round_dp(doc.currency.minor_units()), doc.currency);
-        if doc.applied + amount > doc.amount {
+        let show = |v: i64| format!("{} {}", money::from_stored(i128::from(v)).round_dp(doc.currency.minor_units()), doc.currency);
+        if doc.consumed + amount > doc.amount {
             return Err(Problem::at(
                 "amount",
-                Some(&money::from_stored(amount).normalize().to_string()),
+                Some(&money::from_stored(i128::from(amount)).normalize().to_string()),
                 format!(
                     "allocation over the document amount: `{document_id}` is {}, {} is already applied, so {} more would over-apply by {}",
                     show(doc.amount),
-                    show(doc.applied),
+                    show(doc.consumed),
                     show(amount),
-                    show(doc.applied + amount - doc.amount)
+                    show(doc.consumed + amount - doc.amount)
                 ),
             ));
         }
         if src_used + amount > src_amount {
             return Err(Problem::at(
                 "amount",
-                Some(&money::from_stored(amount).normalize().to_string()),
+                Some(&money::from_stored(i128::from(amount)).normalize().to_string()),
                 format!(
                     "allocation over the source amount: `{source_id}` is {}, {} is already applied, so {} more would over-apply by {}",
                     show(src_amount),
@@ -450,14 +472,14 @@ impl Validator {
             ));
         }
         if let Some(d) = self.index.documents.get_mut(&doc_key) {
-            d.applied += amount;
+            d.consumed += amount;
         }
         if src_is_payment {
             if let Some(p) = self.index.payments.get_mut(&pay_key) {
                 p.used += amount;
             }
         } else if let Some(cn) = self.index.documents.get_mut(&src_doc_key) {
-            cn.used += amount;
+            cn.consumed += amount;
         }
         Ok(Outcome::Accepted)
     }
