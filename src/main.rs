@@ -1,6 +1,14 @@
 //! The `cobro` command: thin commands over the cobro libraries. It reads options, builds what a command needs,
 //! runs it, and maps the outcome to an exit code: 0 done, 3 done with rejected rows, 1 failed, 2 usage error.
 
+/// `println!` that returns the write error instead of panicking (a closed pipe, as in `cobro sql … | head`).
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
 mod cli;
 mod commands;
 mod output;
@@ -34,6 +42,14 @@ fn main() -> ExitCode {
     match runtime.block_on(commands::run(cli)) {
         Ok(Done::Clean) => ExitCode::SUCCESS,
         Ok(Done::WithRejects) => ExitCode::from(3),
+        // The reader went away (`cobro … | head`): stop quietly, as other command-line tools do.
+        Err(e)
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("error: {e}");
             for cause in e.chain().skip(1) {

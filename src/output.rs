@@ -21,24 +21,34 @@ pub fn write(batches: &[RecordBatch], schema: SchemaRef, format: Format, out: &m
                 writeln!(out, "{}", pretty_format_batches(batches)?)?;
             }
         }
+        // CSV and JSON are rendered to memory first (the batches are in memory already), so that a write error
+        // reaches the caller as the `io::Error` it is, not wrapped in an Arrow error.
         Format::Csv => {
-            let mut w = cobro_analytics::arrow::csv::WriterBuilder::new().with_header(true).build(&mut *out);
-            if batches.is_empty() {
-                w.write(&RecordBatch::new_empty(schema))?;
+            let mut buf = Vec::new();
+            {
+                let mut w = cobro_analytics::arrow::csv::WriterBuilder::new().with_header(true).build(&mut buf);
+                if batches.is_empty() {
+                    w.write(&RecordBatch::new_empty(schema))?;
+                }
+                for b in batches {
+                    w.write(b)?;
+                }
             }
-            for b in batches {
-                w.write(b)?;
-            }
+            out.write_all(&buf)?;
         }
         Format::Json => {
-            let mut w = cobro_analytics::arrow::json::ArrayWriter::new(&mut *out);
-            let refs: Vec<&RecordBatch> = batches.iter().collect();
-            w.write_batches(&refs)?;
-            w.finish()?;
-            if batches.iter().all(|b| b.num_rows() == 0) {
-                write!(out, "[]")?;
+            let mut buf = Vec::new();
+            {
+                let mut w = cobro_analytics::arrow::json::ArrayWriter::new(&mut buf);
+                let refs: Vec<&RecordBatch> = batches.iter().collect();
+                w.write_batches(&refs)?;
+                w.finish()?;
             }
-            writeln!(out)?;
+            if buf.is_empty() {
+                buf.extend_from_slice(b"[]");
+            }
+            buf.push(b'\n');
+            out.write_all(&buf)?;
         }
         Format::Parquet => {
             let mut buf = Vec::new();

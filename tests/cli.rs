@@ -678,3 +678,29 @@ fn every_command_has_help_with_examples() {
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("not a date in YYYY-MM-DD form"), "{}", text(&o));
 }
+
+#[test]
+fn a_reader_that_closes_the_pipe_early_does_not_crash_cobro() {
+    use std::io::{BufRead, BufReader};
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path();
+    ok(cobro(data, &["import", "--mapping", &mapping("ibm-late-payment.toml"), ibm_csv().to_str().expect("path")]));
+    ok(cobro(data, &["snapshot", "--as-of", "2013-06-30"]));
+    // Like `cobro sql … | head -1`: read one line, then close the pipe while cobro still has rows to write.
+    let mut child = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(data)
+        .args(["sql", "--format", "csv", "SELECT * FROM documents CROSS JOIN (SELECT 1 AS k UNION ALL SELECT 2) t"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut first = String::new();
+    BufReader::new(stdout).read_line(&mut first).expect("one line");
+    assert!(first.starts_with("document_id,"), "{first}");
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+}

@@ -46,10 +46,12 @@ fn describe_format(format: &str) -> String {
 /// configured, groups of three digits.
 pub fn parse_decimal(text: &str, decimal_sep: char, thousands_sep: Option<char>) -> Result<Decimal, String> {
     // Fast path, no allocation: plain `-123.45` with `.` as the decimal separator.
-    if decimal_sep == '.' && thousands_sep.is_none() && is_plain_decimal(text) {
-        if let Ok(d) = Decimal::from_str_exact(text) {
-            return Ok(d);
-        }
+    if decimal_sep == '.'
+        && thousands_sep.is_none()
+        && is_plain_decimal(text)
+        && let Ok(d) = Decimal::from_str_exact(text)
+    {
+        return Ok(d);
     }
     let bad = |why: &str| {
         let sep = match thousands_sep {

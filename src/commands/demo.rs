@@ -22,17 +22,17 @@ pub async fn run(data_dir: &Path, args: DemoArgs) -> anyhow::Result<Done> {
     std::fs::write(&csv, SAMPLE_CSV).with_context(|| format!("writing {}", csv.display()))?;
     std::fs::write(&mapping_path, SAMPLE_MAPPING).with_context(|| format!("writing {}", mapping_path.display()))?;
 
-    println!("== 1. import: IBM Watson Analytics late-payment sample (2,466 invoices, 100 customers)");
+    out!("== 1. import: IBM Watson Analytics late-payment sample (2,466 invoices, 100 customers)")?;
     let mapping = CheckedMapping::load(&mapping_path)?;
     let opts = ImportOptions { data_dir: data_dir.to_owned(), max_reject_rate: Some(0.0), now: SystemClock.now() };
     let summary = import(&mapping, &[csv], &opts, &mut cobro_pipeline::import::NoProgress)?;
-    super::import::print_summary(&summary);
+    super::import::print_summary(&summary)?;
 
-    println!("\n== 2. snapshot as of {}", args.as_of);
+    out!("\n== 2. snapshot as of {}", args.as_of)?;
     let (snap, manifest) = super::snapshot::build(data_dir, args.as_of).await?;
-    super::snapshot::print_summary(&snap, &manifest);
+    super::snapshot::print_summary(&snap, &manifest)?;
 
-    println!("\n== 3. open items by ageing bucket at {}", args.as_of);
+    out!("\n== 3. open items by ageing bucket at {}", args.as_of)?;
     let session = SnapshotSession::open(&snap.dir, snapshot::sql_params(&manifest)).await?;
     let query = "SELECT bucket, COUNT(*) AS open_count, SUM(balance) AS balance \
                  FROM open_items GROUP BY bucket \
@@ -42,9 +42,9 @@ pub async fn run(data_dir: &Path, args: DemoArgs) -> anyhow::Result<Done> {
     let batches = df.collect().await?;
     output::write(&batches, schema, Format::Table, &mut std::io::stdout())?;
 
-    println!(
+    out!(
         "\nNext: cobro --data-dir {} sql \"SELECT * FROM open_items ORDER BY days_past_due DESC LIMIT 10\"",
         data_dir.display()
-    );
+    )?;
     Ok(Done::Clean)
 }

@@ -11,7 +11,7 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<Done> {
     let summary = generate(&cfg, &mut |n| bar.set_position(n))
         .with_context(|| format!("generating into {}", args.out.display()))?;
     bar.finish_and_clear();
-    println!(
+    out!(
         "generated {} customers, {} invoices, {} credit notes, {} payments, {} allocations, {} fx rates into {} (extract date {})",
         summary.customers,
         summary.invoices,
@@ -21,6 +21,6 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<Done> {
         summary.fx_rates,
         args.out.display(),
         summary.extract_date
-    );
+    )?;
     Ok(Done::Clean)
 }

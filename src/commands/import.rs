@@ -17,30 +17,33 @@ pub fn run(data_dir: &Path, args: ImportArgs) -> anyhow::Result<Done> {
     let opts =
         ImportOptions { data_dir: data_dir.to_owned(), max_reject_rate: args.max_reject_rate, now: SystemClock.now() };
     let summary = import(&mapping, &args.inputs, &opts, &mut progress::ImportBar::default())?;
-    print_summary(&summary);
+    print_summary(&summary)?;
     Ok(if summary.manifest.rejected > 0 { Done::WithRejects } else { Done::Clean })
 }
 
 /// Prints rows read / accepted / rejected per table and the first rejects.
-pub fn print_summary(s: &ImportSummary) {
+pub fn print_summary(s: &ImportSummary) -> std::io::Result<()> {
     let m = &s.manifest;
-    println!("imported with mapping `{}` into {}", m.mapping, s.staging_dir.display());
-    println!("{:<12} {:>12} {:>12} {:>10} {:>10}", "table", "read", "accepted", "merged", "rejected");
-    for (table, c) in &m.tables {
-        println!("{:<12} {:>12} {:>12} {:>10} {:>10}", table, c.read, c.accepted, c.merged, c.rejected);
+    out!("imported with mapping `{}` into {}", m.mapping, s.staging_dir.display())?;
+    out!("{:<12} {:>12} {:>12} {:>10} {:>10}", "table", "read", "accepted", "merged", "rejected")?;
+    // In load order, the order in which references are resolved.
+    for table in cobro_domain::tables::Table::ALL.map(|t| t.name()) {
+        let c = m.tables.get(table).copied().unwrap_or_default();
+        out!("{:<12} {:>12} {:>12} {:>10} {:>10}", table, c.read, c.accepted, c.merged, c.rejected)?;
     }
     if m.rejected > 0 {
-        println!(
+        out!(
             "\n{} row(s) rejected; every one is kept in {} (and in the snapshot's `rejects` table):",
             m.rejected,
             s.staging_dir.join("rejects.csv").display()
-        );
+        )?;
         for r in &s.first_rejects {
             let column = r.column.as_deref().map(|c| format!(", column {c}")).unwrap_or_default();
-            println!("  {} line {} ({}{}): {}", r.file, r.line, r.table, column, r.reason);
+            out!("  {} line {} ({}{}): {}", r.file, r.line, r.table, column, r.reason)?;
         }
         if m.rejected as usize > s.first_rejects.len() {
-            println!("  … and {} more", m.rejected as usize - s.first_rejects.len());
+            out!("  … and {} more", m.rejected as usize - s.first_rejects.len())?;
         }
     }
+    Ok(())
 }

@@ -9,7 +9,7 @@ use crate::{Done, progress};
 
 pub async fn run(data_dir: &Path, args: SnapshotArgs) -> anyhow::Result<Done> {
     let (snap, manifest) = build(data_dir, args.as_of).await?;
-    print_summary(&snap, &manifest);
+    print_summary(&snap, &manifest)?;
     Ok(Done::Clean)
 }
 
@@ -26,12 +26,13 @@ pub async fn build(data_dir: &Path, as_of: cobro_domain::AsOf) -> anyhow::Result
     Ok(built?)
 }
 
-pub fn print_summary(snap: &SnapshotRef, m: &SnapshotManifest) {
-    println!("snapshot as of {} version {} written to {}", snap.as_of, snap.version, snap.dir.display());
+pub fn print_summary(snap: &SnapshotRef, m: &SnapshotManifest) -> std::io::Result<()> {
+    out!("snapshot as of {} version {} written to {}", snap.as_of, snap.version, snap.dir.display())?;
     for (table, f) in &m.files {
-        println!("  {:<12} {:>12} rows  {:>12} bytes  sha256 {}", table, f.rows, f.bytes, &f.sha256[..16]);
+        out!("  {:<12} {:>12} rows  {:>12} bytes  sha256 {}", table, f.rows, f.bytes, &f.sha256[..16])?;
     }
     for (k, v) in m.control_totals.iter().filter(|(k, _)| k.starts_with("open_items")) {
-        println!("  {k} = {v}");
+        out!("  {k} = {v}")?;
     }
+    Ok(())
 }

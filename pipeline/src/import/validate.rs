@@ -342,13 +342,7 @@ impl Validator {
                 ))
             }
             Entry::Vacant(v) => {
-                v.insert(DocumentEntry {
-                    origin,
-                    amount,
-                    consumed: 0,
-                    currency,
-                    credit_note,
-                });
+                v.insert(DocumentEntry { origin, amount, consumed: 0, currency, credit_note });
                 Ok(Outcome::Accepted)
             }
         }
@@ -444,7 +438,9 @@ impl Validator {
             ));
         }
         let amount = Self::positive_money(row, 3, "amount", doc.currency)?;
-        let show = |v: i64| format!("{} {}", money::from_stored(i128::from(v)).round_dp(doc.currency.minor_units()), doc.currency);
+        let show = |v: i64| {
+            format!("{} {}", money::from_stored(i128::from(v)).round_dp(doc.currency.minor_units()), doc.currency)
+        };
         if doc.consumed + amount > doc.amount {
             return Err(Problem::at(
                 "amount",
