@@ -47,6 +47,14 @@ pub enum ImportError {
         /// Patterns the mapping has.
         patterns: String,
     },
+    /// The mapping cannot drive this import (it is checked on load, so this means it changed underneath).
+    #[error("mapping file {path}: {problem}")]
+    InvalidMapping {
+        /// Mapping file.
+        path: PathBuf,
+        /// What is wrong and where.
+        problem: String,
+    },
     /// A file cannot be read.
     #[error("cannot read {path}: {source}")]
     ReadInput {
@@ -293,11 +301,9 @@ pub fn import(
         run.counts.entry(table).or_default();
         for (i, (path, spec)) in plan.iter().enumerate() {
             for emit in spec.emit.iter().filter(|e| e.table == table.name()) {
-                let emit_plan = mapping.plan_emit(spec, emit).map_err(|problem| ImportError::ParseCsv {
-                    path: mapping.path.clone(),
-                    line: None,
-                    message: problem,
-                })?;
+                let emit_plan = mapping
+                    .plan_emit(spec, emit)
+                    .map_err(|problem| ImportError::InvalidMapping { path: mapping.path.clone(), problem })?;
                 let first = !first_pass_done[i];
                 let sha = run.pass(path, spec, &emit_plan, file_ids[i], first, &mut writer, progress)?;
                 if first {
