@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use cobro_domain::AsOf;
+use cobro_domain::{AgeingBuckets, AsOf};
 
 /// cobro: accounts-receivable collections and DSO analytics over immutable Parquet snapshots.
 #[derive(Debug, Parser)]
@@ -38,11 +38,40 @@ pub enum Command {
         after_help = "Examples:\n  cobro snapshot --as-of 2013-06-30\n  cobro snapshot --as-of 2024-12-31 --data-dir /srv/cobro"
     )]
     Snapshot(SnapshotArgs),
-    /// Run SQL over a snapshot's tables (customers, documents, payments, allocations, fx_rates, open_items, unapplied, rejects).
+    /// Run SQL over a snapshot's tables and views (customers, documents, payments, allocations, fx_rates, open_items,
+    /// unapplied, ageing, ar_monthly, customer_behaviour, disputes, promises, ...; docs/metrics.md lists them all).
     #[command(
         after_help = "Examples:\n  cobro sql \"SELECT bucket, COUNT(*), SUM(balance) FROM open_items GROUP BY bucket ORDER BY bucket\"\n  cobro sql --as-of 2013-06-30 --format csv \"SELECT * FROM open_items\" > open.csv\n  cobro sql --format parquet --out open.parquet \"SELECT * FROM open_items\""
     )]
     Sql(SqlArgs),
+    /// The CFO's KPI summary at an as-of date (DSO, BPDSO, ADD, CEI, % current, % over 90, disputed DSO, dispute
+    /// SLA, promises kept, days late), each with its definition and the figures behind it.
+    #[command(
+        after_help = "Examples:\n  cobro metrics --as-of 2024-12-31\n  cobro metrics --as-of 2013-06-30 --format json\n  cobro sql --as-of 2024-12-31 \"SELECT * FROM ar_monthly\"   # the monthly series behind it"
+    )]
+    Metrics(MetricsArgs),
+}
+
+/// Parses `--buckets 30,60,90,120`: the last day past due of each ageing bucket after `current`.
+fn parse_buckets(text: &str) -> Result<AgeingBuckets, String> {
+    let edges = text
+        .split(',')
+        .map(|part| {
+            part.trim().parse::<i64>().map_err(|_| format!("`{}` is not a whole number of days (e.g. 30,60,90,120)", part.trim()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    AgeingBuckets::new(edges).map_err(|e| e.to_string())
+}
+
+/// `cobro metrics`.
+#[derive(Debug, Args)]
+pub struct MetricsArgs {
+    /// Snapshot date; defaults to the latest snapshot.
+    #[arg(long)]
+    pub as_of: Option<AsOf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
 }
 
 /// `cobro demo`.
@@ -120,6 +149,10 @@ pub struct SqlArgs {
     /// Write to this file instead of standard output.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Ageing bucket edges for the `ageing` views: the last day past due of each bucket after `current`
+    /// (default: the snapshot's, normally 30,60,90,120).
+    #[arg(long, value_name = "DAYS,DAYS,...", value_parser = parse_buckets)]
+    pub buckets: Option<AgeingBuckets>,
     /// The query.
     pub query: String,
 }

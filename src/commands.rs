@@ -3,6 +3,7 @@
 mod demo;
 mod generate;
 mod import;
+mod metrics;
 mod snapshot;
 mod sql;
 
@@ -18,5 +19,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<Done> {
         Command::Import(args) => import::run(&data_dir, args),
         Command::Snapshot(args) => snapshot::run(&data_dir, args).await,
         Command::Sql(args) => sql::run(&data_dir, args).await,
+        Command::Metrics(args) => metrics::run(&data_dir, args).await,
     }
 }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use cobro_domain::tables::{ColumnType, RATE_PRECISION, RATE_SCALE, Table};
+use cobro_domain::tables::{ColumnSpec, ColumnType, RATE_PRECISION, RATE_SCALE, Table};
 use cobro_domain::{MONEY_PRECISION, MONEY_SCALE};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
@@ -25,8 +25,12 @@ pub fn money_type() -> DataType {
 
 /// The Arrow schema of a canonical table.
 pub fn table_schema(table: Table) -> SchemaRef {
-    let fields: Vec<Field> =
-        table.columns().iter().map(|c| Field::new(c.name, arrow_type(c.ty), !c.required)).collect();
+    columns_schema(table.columns())
+}
+
+/// The Arrow schema of a list of column specs (the canonical tables and the collection tables).
+pub fn columns_schema(columns: &[ColumnSpec]) -> SchemaRef {
+    let fields: Vec<Field> = columns.iter().map(|c| Field::new(c.name, arrow_type(c.ty), !c.required)).collect();
     Arc::new(Schema::new(fields))
 }
 

@@ -35,9 +35,6 @@ impl SnapshotTables {
     }
 }
 
-/// Views defined over every snapshot, with the base tables each one needs.
-const VIEWS: &[(&str, &str, &[&str])] = &[("unapplied", sql::UNAPPLIED, &["allocations", "payments", "documents"])];
-
 /// A query session over one snapshot.
 pub struct SnapshotSession {
     ctx: SessionContext,
@@ -54,6 +51,8 @@ impl SnapshotSession {
             SessionConfig::new().with_information_schema(true).with_default_catalog_and_schema("cobro", "snapshot");
         let ctx = SessionContext::new_with_config(config);
         ctx.register_udf(crate::udf::RoundHalfEven::udf());
+        ctx.register_udf(crate::udf::MonthIndex::udf());
+        ctx.register_udf(crate::udf::BusinessDays::udf());
         let mut names = Vec::new();
         for table in &found.tables {
             let path = found.dir.join(format!("{table}.parquet"));
@@ -63,7 +62,7 @@ impl SnapshotSession {
             names.push(table.clone());
         }
         let mut session = Self { ctx, names, params };
-        for (name, template, needs) in VIEWS {
+        for (name, template, needs) in sql::VIEWS {
             if needs.iter().all(|t| session.names.iter().any(|n| n == t)) && !session.names.iter().any(|n| n == name) {
                 let ddl = format!("CREATE VIEW {name} AS {}", session.params.render(template));
                 session

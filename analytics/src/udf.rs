@@ -1,13 +1,18 @@
 //! SQL functions cobro adds to DataFusion.
 //!
-//! `round_half_even(x, places)`: exact banker's rounding of a decimal. Money conversions and interest round
-//! half-even to the currency's minor unit (docs/metrics.md); DataFusion's `round` rounds half away from zero,
-//! and on decimals it would also go through floating point in some versions. The result keeps `x`'s type.
+//! - `round_half_even(x, places)`: exact banker's rounding of a decimal. Money conversions and interest round
+//!   half-even to the currency's minor unit (docs/metrics.md); DataFusion's `round` rounds half away from zero,
+//!   and on decimals it would also go through floating point in some versions. The result keeps `x`'s type.
+//! - `month_index(date)`: year × 12 + month − 1, a dense integer per calendar month, so that month ranges can be
+//!   generated with `range` and joined on equality.
+//! - `business_days(start, end)`: the Monday-to-Friday days d with start < d ≤ end (negative when end < start).
+//!   Public holidays are not known yet, so they count as business days (docs/metrics.md).
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, AsArray, Decimal128Array};
-use datafusion::arrow::datatypes::{DataType, Decimal128Type};
+use chrono::{Datelike, NaiveDate};
+use datafusion::arrow::array::{Array, AsArray, Decimal128Array, Int32Array, Int64Array};
+use datafusion::arrow::datatypes::{DataType, Date32Type, Decimal128Type};
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
 
@@ -85,9 +90,174 @@ impl ScalarUDFImpl for RoundHalfEven {
     }
 }
 
+/// Days from 0001-01-01 (CE day 1) to 1970-01-01, to turn Arrow's `Date32` into a `NaiveDate`.
+const UNIX_EPOCH_CE_DAYS: i32 = 719_163;
+
+fn date32(days: i32) -> Option<NaiveDate> {
+    NaiveDate::from_num_days_from_ce_opt(days.checked_add(UNIX_EPOCH_CE_DAYS)?)
+}
+
+/// `year × 12 + month − 1` of a `Date32` value.
+pub fn month_index_of(days: i32) -> Option<i64> {
+    date32(days).map(|d| i64::from(d.year()) * 12 + i64::from(d.month0()))
+}
+
+/// Monday-to-Friday days d with `start < d ≤ end`, as `Date32` day numbers; negative when `end < start`.
+pub fn business_days_between(start: i32, end: i32) -> i32 {
+    if end < start {
+        return -business_days_between(end, start);
+    }
+    // 1970-01-01 was a Thursday: weekday index (Monday = 0) of day n is (n + 3) mod 7.
+    let weekdays_through = |n: i32| -> i32 {
+        // Weekdays among days ..= n, counted from an origin Monday far enough back to keep everything positive.
+        let shifted = i64::from(n) + 3 + 7 * 400_000;
+        let (weeks, rest) = (shifted.div_euclid(7), shifted.rem_euclid(7));
+        i32::try_from(weeks * 5 + rest.min(4) + 1).unwrap_or(i32::MAX)
+    };
+    weekdays_through(end) - weekdays_through(start)
+}
+
+/// The `month_index` function.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct MonthIndex {
+    signature: Signature,
+}
+
+impl MonthIndex {
+    /// As a UDF to register.
+    pub fn udf() -> ScalarUDF {
+        ScalarUDF::from(Self { signature: Signature::exact(vec![DataType::Date32], Volatility::Immutable) })
+    }
+}
+
+impl ScalarUDFImpl for MonthIndex {
+    fn name(&self) -> &str {
+        "month_index"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Int64)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let Some(x) = args.args.first() else {
+            return exec_err!("month_index(date) takes one argument");
+        };
+        let array = x.to_array(args.number_rows)?;
+        let dates = array.as_primitive::<Date32Type>();
+        let out: Int64Array = dates.iter().map(|d| d.and_then(month_index_of)).collect();
+        scalar_or_array(x, Arc::new(out))
+    }
+}
+
+/// The `business_days` function.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct BusinessDays {
+    signature: Signature,
+}
+
+impl BusinessDays {
+    /// As a UDF to register.
+    pub fn udf() -> ScalarUDF {
+        ScalarUDF::from(Self {
+            signature: Signature::exact(vec![DataType::Date32, DataType::Date32], Volatility::Immutable),
+        })
+    }
+}
+
+impl ScalarUDFImpl for BusinessDays {
+    fn name(&self) -> &str {
+        "business_days"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Int32)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let [start, end] = args.args.as_slice() else {
+            return exec_err!("business_days(start, end) takes two dates");
+        };
+        let (a, b) = (start.to_array(args.number_rows)?, end.to_array(args.number_rows)?);
+        let (a, b) = (a.as_primitive::<Date32Type>(), b.as_primitive::<Date32Type>());
+        let out: Int32Array = a
+            .iter()
+            .zip(b.iter())
+            .map(|(s, e)| match (s, e) {
+                (Some(s), Some(e)) => Some(business_days_between(s, e)),
+                _ => None,
+            })
+            .collect();
+        let scalar = matches!((start, end), (ColumnarValue::Scalar(_), ColumnarValue::Scalar(_)));
+        let out: Arc<dyn Array> = Arc::new(out);
+        Ok(if scalar { ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?) } else { ColumnarValue::Array(out) })
+    }
+}
+
+fn scalar_or_array(input: &ColumnarValue, out: Arc<dyn Array>) -> Result<ColumnarValue> {
+    Ok(match input {
+        ColumnarValue::Scalar(_) => ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?),
+        ColumnarValue::Array(_) => ColumnarValue::Array(out),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::round_half_even_unscaled as r;
+    use super::{business_days_between, month_index_of};
+
+    fn day(y: i32, m: u32, d: u32) -> i32 {
+        let date = chrono::NaiveDate::from_ymd_opt(y, m, d).expect("valid test date");
+        let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
+        i32::try_from((date - epoch).num_days()).expect("fits")
+    }
+
+    #[test]
+    fn month_index_is_dense_across_year_ends() {
+        assert_eq!(month_index_of(day(2024, 1, 1)), Some(2024 * 12));
+        assert_eq!(month_index_of(day(2023, 12, 31)), Some(2024 * 12 - 1));
+        assert_eq!(month_index_of(day(2024, 2, 29)), Some(2024 * 12 + 1));
+        assert_eq!(month_index_of(day(1969, 12, 31)), Some(1969 * 12 + 11));
+    }
+
+    #[test]
+    fn business_days_count_weekdays_after_the_start_up_to_the_end() {
+        // 2024-11-01 is a Friday. Friday → Monday is one business day; Friday → Saturday none.
+        assert_eq!(business_days_between(day(2024, 11, 1), day(2024, 11, 4)), 1);
+        assert_eq!(business_days_between(day(2024, 11, 1), day(2024, 11, 2)), 0);
+        assert_eq!(business_days_between(day(2024, 11, 1), day(2024, 11, 1)), 0);
+        // Monday 2024-11-04 → Monday 2024-11-18: two full weeks, 10 business days.
+        assert_eq!(business_days_between(day(2024, 11, 4), day(2024, 11, 18)), 10);
+        // Saturday → Sunday: 0; Saturday → Monday: 1; Wednesday → next Tuesday: 4.
+        assert_eq!(business_days_between(day(2024, 11, 2), day(2024, 11, 3)), 0);
+        assert_eq!(business_days_between(day(2024, 11, 2), day(2024, 11, 4)), 1);
+        assert_eq!(business_days_between(day(2024, 11, 6), day(2024, 11, 12)), 4);
+        assert_eq!(business_days_between(day(2024, 11, 12), day(2024, 11, 6)), -4);
+        // Across 1970-01-01 (a Thursday): Wednesday 1969-12-31 → Monday 1970-01-05 = Thu, Fri, Mon.
+        assert_eq!(business_days_between(day(1969, 12, 31), day(1970, 1, 5)), 3);
+    }
+
+    #[test]
+    fn business_days_agree_with_a_day_by_day_count() {
+        use chrono::Datelike;
+        let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
+        for start in day(2023, 12, 20)..day(2024, 1, 20) {
+            for end in start..start + 40 {
+                let brute = (start + 1..=end)
+                    .filter(|n| (epoch + chrono::Days::new(u64::try_from(*n).expect("after epoch"))).weekday().number_from_monday() <= 5)
+                    .count();
+                assert_eq!(business_days_between(start, end), i32::try_from(brute).expect("small"), "{start}..{end}");
+            }
+        }
+    }
 
     #[test]
     fn ties_go_to_the_even_neighbour_and_the_rest_to_the_nearest() {

@@ -60,6 +60,40 @@ impl AgeingBuckets {
         labels.get(index).cloned().unwrap_or_default()
     }
 
+    /// A SQL `CASE` expression mapping the integer expression `dpd` to its bucket's position (0 for `current`),
+    /// for sorting rows in bucket order rather than alphabetically.
+    pub fn sql_order_case(&self, dpd: &str) -> String {
+        let mut sql = format!("CASE WHEN {dpd} <= 0 THEN 0");
+        for (i, edge) in self.upper_edges.iter().enumerate() {
+            sql.push_str(&format!(" WHEN {dpd} <= {edge} THEN {}", i + 1));
+        }
+        sql.push_str(&format!(" ELSE {} END", self.upper_edges.len() + 1));
+        sql
+    }
+
+    /// Labels of the same edges applied to days since issue (never negative): `0-30`, `31-60`, …, `120+`.
+    pub fn issue_labels(&self) -> Vec<String> {
+        let mut labels = self.labels();
+        labels.remove(0);
+        if let (Some(first), Some(edge)) = (labels.first_mut(), self.upper_edges.first()) {
+            *first = format!("0-{edge}");
+        }
+        labels
+    }
+
+    /// A SQL `CASE` expression mapping days since issue to its issue-date bucket label ([`Self::issue_labels`]).
+    pub fn sql_issue_case(&self, days: &str) -> String {
+        let labels = self.issue_labels();
+        let mut sql = "CASE".to_owned();
+        for (edge, label) in self.upper_edges.iter().zip(labels.iter()) {
+            sql.push_str(&format!(" WHEN {days} <= {edge} THEN '{label}'"));
+        }
+        if let Some(last) = labels.last() {
+            sql.push_str(&format!(" ELSE '{last}' END"));
+        }
+        sql
+    }
+
     /// A SQL `CASE` expression mapping the integer expression `dpd` to its bucket label. The metric SQL uses it,
     /// so that configured edges and the Rust [`AgeingBuckets::label`] can never disagree.
     pub fn sql_case(&self, dpd: &str) -> String {
@@ -116,5 +150,20 @@ mod tests {
         let sql = AgeingBuckets::default().sql_case("d");
         assert!(sql.starts_with("CASE WHEN d <= 0 THEN 'current' WHEN d <= 30 THEN '1-30'"));
         assert!(sql.ends_with("ELSE '120+' END"));
+        let order = AgeingBuckets::default().sql_order_case("d");
+        assert_eq!(
+            order,
+            "CASE WHEN d <= 0 THEN 0 WHEN d <= 30 THEN 1 WHEN d <= 60 THEN 2 WHEN d <= 90 THEN 3 WHEN d <= 120 THEN 4 ELSE 5 END"
+        );
+    }
+
+    #[test]
+    fn issue_date_buckets_start_at_day_zero() {
+        let b = AgeingBuckets::default();
+        assert_eq!(b.issue_labels(), vec!["0-30", "31-60", "61-90", "91-120", "120+"]);
+        assert_eq!(
+            b.sql_issue_case("d"),
+            "CASE WHEN d <= 30 THEN '0-30' WHEN d <= 60 THEN '31-60' WHEN d <= 90 THEN '61-90' WHEN d <= 120 THEN '91-120' ELSE '120+' END"
+        );
     }
 }

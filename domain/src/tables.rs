@@ -154,6 +154,43 @@ impl Table {
     }
 }
 
+/// `disputes`: one row per disputed document of a dispute (a dispute over several invoices has one row per
+/// invoice, sharing `dispute_id`). Written into every snapshot from the collections store (DESIGN §2.2); empty
+/// until the case workflow records disputes, but always present with this schema so that the metric views
+/// never change shape.
+pub const DISPUTES: &[ColumnSpec] = &[
+    col("dispute_id", Text, true, "dispute key; shared by the rows of a dispute over several documents"),
+    col("document_id", Text, true, "disputed document"),
+    col("customer_id", Text, true, "customer of the document"),
+    col("dispute_type", Text, true, "billing_error, delivery, breakdown, price, ... (routes to a department)"),
+    col("department", Text, true, "department the dispute is routed to"),
+    col("owner", Text, false, "person in the department who owns the resolution"),
+    col("currency", Text, true, "currency of the disputed amount (the document's)"),
+    col("amount", Money, true, "disputed amount of this document; part or all of its balance"),
+    col("opened_date", Date, true, "day the dispute was opened"),
+    col("deadline_date", Date, true, "resolution deadline (business days per type from the opening)"),
+    col("resolved_date", Date, false, "day it was resolved; empty while open"),
+    col("resolution", Text, false, "credit_note, corrected_invoice or rejected; empty while open"),
+];
+
+/// `promises`: one row per document of a promise to pay (a promise over several invoices has one row per
+/// invoice, sharing `promise_id`). Written into every snapshot from the collections store; empty until the case
+/// workflow records promises.
+pub const PROMISES: &[ColumnSpec] = &[
+    col("promise_id", Text, true, "promise key; shared by the rows of a promise over several documents"),
+    col("document_id", Text, true, "document the customer promised to pay"),
+    col("customer_id", Text, true, "customer who promised"),
+    col("collector_id", Text, false, "collector who obtained the promise"),
+    col("made_date", Date, true, "day the promise was made"),
+    col("promised_date", Date, true, "day the customer promised to pay by"),
+    col("grace_days", Int, true, "days after promised_date before the promise counts as broken"),
+    col("currency", Text, true, "currency of the promised amount (the document's)"),
+    col("amount", Money, true, "amount promised on this document"),
+];
+
+/// The collection tables every snapshot carries, with their columns.
+pub const COLLECTION_TABLES: &[(&str, &[ColumnSpec])] = &[("disputes", DISPUTES), ("promises", PROMISES)];
+
 /// Document kinds.
 pub const DOCUMENT_KINDS: &[&str] = &["invoice", "credit_note", "debit_note"];
 

@@ -16,7 +16,8 @@ use cobro_analytics::arrow::array::{Array, RecordBatch};
 use cobro_analytics::arrow::compute::concat_batches;
 use cobro_analytics::datafusion::execution::SendableRecordBatchStream;
 use cobro_analytics::sql::{self, SqlParams};
-use cobro_analytics::{QueryError, SnapshotSession, cells};
+use cobro_analytics::{QueryError, SnapshotSession, cells, schema};
+use cobro_domain::tables::COLLECTION_TABLES;
 use cobro_domain::{AgeingBuckets, AsOf, money};
 use serde::{Deserialize, Serialize};
 use tokio_stream_shim::next_batch;
@@ -256,6 +257,12 @@ pub async fn build(opts: &SnapshotOptions) -> Result<(SnapshotRef, SnapshotManif
         fs::copy(&from, &to).map_err(io(&from))?;
         fs::File::open(&to).and_then(|f| f.sync_all()).map_err(io(&to))?;
     }
+    // The collection tables (disputes, promises) come from the collections store. Until the case workflow writes
+    // them, every snapshot carries them empty, with their final schema, so that the metric views keep one shape.
+    for (table, columns) in COLLECTION_TABLES {
+        let path = tmp.join(format!("{table}.parquet"));
+        ParquetFile::create(&path, schema::columns_schema(columns))?.finish()?;
+    }
     failpoint("snapshot-after-copy");
 
     let params = SqlParams {
@@ -318,7 +325,7 @@ pub async fn build(opts: &SnapshotOptions) -> Result<(SnapshotRef, SnapshotManif
     };
 
     let mut files = BTreeMap::new();
-    for table in STAGED.iter().copied().chain(["open_items"]) {
+    for table in STAGED.iter().copied().chain(COLLECTION_TABLES.iter().map(|(t, _)| *t)).chain(["open_items"]) {
         let path = tmp.join(format!("{table}.parquet"));
         let (sha256, bytes) = crate::import::source::sha256_file(&path).map_err(io(&path))?;
         let rows = parquet_rows(&path)?;

@@ -11,7 +11,11 @@ use crate::{Done, output};
 pub async fn run(data_dir: &Path, args: SqlArgs) -> anyhow::Result<Done> {
     let snap = snapshot::resolve(data_dir, args.as_of)?;
     let manifest = snapshot::read_manifest(&snap.dir)?;
-    let session = SnapshotSession::open(&snap.dir, snapshot::sql_params(&manifest)).await?;
+    let mut params = snapshot::sql_params(&manifest);
+    if let Some(buckets) = args.buckets {
+        params.buckets = buckets;
+    }
+    let session = SnapshotSession::open(&snap.dir, params).await?;
     let df = session.sql(&args.query).await?;
     let schema = df.schema().inner().clone();
     let batches = df.collect().await.context("running the query")?;
