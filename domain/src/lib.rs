@@ -9,6 +9,7 @@ pub mod asof;
 pub mod clock;
 pub mod currency;
 pub mod ids;
+pub mod metrics;
 pub mod money;
 pub mod tables;
 
