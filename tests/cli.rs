@@ -8,6 +8,9 @@ use rust_decimal::Decimal;
 
 const BIN: &str = env!("CARGO_BIN_EXE_cobro");
 
+#[path = "cli/metrics.rs"]
+mod metrics;
+
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }

@@ -222,7 +222,7 @@ fn main() {
                     SnapshotSession::open(&snap, params).await.map(|session| Db { session }).map_err(|e| DbError(e.to_string()))
                 }
             });
-            runner.run_file_async(file).await.map_err(|e| e.display(true).to_string())
+            runner.run_file_async(file).await.map_err(|e| e.display(false).to_string())
         });
         match result {
             Ok(()) => println!("ok     {name}"),
