@@ -57,7 +57,9 @@ fn parse_buckets(text: &str) -> Result<AgeingBuckets, String> {
     let edges = text
         .split(',')
         .map(|part| {
-            part.trim().parse::<i64>().map_err(|_| format!("`{}` is not a whole number of days (e.g. 30,60,90,120)", part.trim()))
+            part.trim()
+                .parse::<i64>()
+                .map_err(|_| format!("`{}` is not a whole number of days (e.g. 30,60,90,120)", part.trim()))
         })
         .collect::<Result<Vec<_>, _>>()?;
     AgeingBuckets::new(edges).map_err(|e| e.to_string())

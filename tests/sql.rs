@@ -185,7 +185,10 @@ fn main() {
     let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let dir = Path::new(ROOT).join("tests/sql");
     let mut files: Vec<PathBuf> = match std::fs::read_dir(&dir) {
-        Ok(entries) => entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "slt")).collect(),
+        Ok(entries) => entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "slt"))
+            .collect(),
         Err(e) => {
             eprintln!("cannot read {}: {e}", dir.display());
             std::process::exit(1);
@@ -219,7 +222,10 @@ fn main() {
             let mut runner = Runner::new(move || {
                 let (snap, params) = (snap.clone(), params.clone());
                 async move {
-                    SnapshotSession::open(&snap, params).await.map(|session| Db { session }).map_err(|e| DbError(e.to_string()))
+                    SnapshotSession::open(&snap, params)
+                        .await
+                        .map(|session| Db { session })
+                        .map_err(|e| DbError(e.to_string()))
                 }
             });
             runner.run_file_async(file).await.map_err(|e| e.display(false).to_string())

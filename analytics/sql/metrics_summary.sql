@@ -40,6 +40,8 @@ basis AS (
                || ' of ' || w.first_month || '..' || w.last_month || ' × ' || CAST(w.d3 AS VARCHAR) || ' days' AS dso,
            'current AR ' || CAST(CAST(m.ar_end_current AS DECIMAL(28, 2)) AS VARCHAR) || ' / sales ' || CAST(w.s3 AS VARCHAR)
                || ' × ' || CAST(w.d3 AS VARCHAR) || ' days' AS bpdso,
+           'past-due AR ' || CAST(CAST(m.ar_end - m.ar_end_current AS DECIMAL(28, 2)) AS VARCHAR) || ' / sales '
+               || CAST(w.s3 AS VARCHAR) || ' × ' || CAST(w.d3 AS VARCHAR) || ' days' AS past_due,
            'disputed AR ' || CAST(CAST(m.ar_end_disputed AS DECIMAL(28, 2)) AS VARCHAR) || ' / sales ' || CAST(w.s3 AS VARCHAR)
                || ' × ' || CAST(w.d3 AS VARCHAR) || ' days' AS disputed,
            'BR ' || CAST(CAST(m.ar_begin AS DECIMAL(28, 2)) AS VARCHAR) || ', S ' || CAST(CAST(m.credit_sales AS DECIMAL(28, 2)) AS VARCHAR)
@@ -67,7 +69,7 @@ kpis AS (
            'current (not yet due) AR / credit sales of the last 3 months × their days', bpdso
     FROM basis
     UNION ALL
-    SELECT 4, 'add', 'Average days delinquent', add_3m, 'days', 'DSO − BPDSO: the days that past-due AR adds', dso
+    SELECT 4, 'add', 'Average days delinquent', add_3m, 'days', 'DSO − BPDSO: the days that past-due AR adds', past_due
     FROM basis
     UNION ALL
     SELECT 5, 'cei', 'Collection effectiveness index', cei_pct, '%',
@@ -110,6 +112,6 @@ kpis AS (
            CAST(settled AS VARCHAR) || ' settled invoices'
     FROM b
 )
-SELECT metric, name, round(value, 2) AS value, unit, definition, basis
+SELECT metric, name, CAST(round(value, 2) AS DECIMAL(18, 2)) AS value, unit, definition, basis
 FROM kpis
 ORDER BY ord

@@ -198,7 +198,11 @@ impl ScalarUDFImpl for BusinessDays {
             .collect();
         let scalar = matches!((start, end), (ColumnarValue::Scalar(_), ColumnarValue::Scalar(_)));
         let out: Arc<dyn Array> = Arc::new(out);
-        Ok(if scalar { ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?) } else { ColumnarValue::Array(out) })
+        Ok(if scalar {
+            ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?)
+        } else {
+            ColumnarValue::Array(out)
+        })
     }
 }
 
@@ -252,7 +256,12 @@ mod tests {
         for start in day(2023, 12, 20)..day(2024, 1, 20) {
             for end in start..start + 40 {
                 let brute = (start + 1..=end)
-                    .filter(|n| (epoch + chrono::Days::new(u64::try_from(*n).expect("after epoch"))).weekday().number_from_monday() <= 5)
+                    .filter(|n| {
+                        (epoch + chrono::Days::new(u64::try_from(*n).expect("after epoch")))
+                            .weekday()
+                            .number_from_monday()
+                            <= 5
+                    })
                     .count();
                 assert_eq!(business_days_between(start, end), i32::try_from(brute).expect("small"), "{start}..{end}");
             }

@@ -88,7 +88,13 @@ pub enum DayCount {
 
 /// Late-payment interest = balance × annual rate × days late / basis, rounded half-even to `minor_units` decimals.
 /// `annual_rate` is a fraction (0.08 for 8 %).
-pub fn late_interest(balance: Decimal, annual_rate: Decimal, days_late: u32, basis: DayCount, minor_units: u32) -> Decimal {
+pub fn late_interest(
+    balance: Decimal,
+    annual_rate: Decimal,
+    days_late: u32,
+    basis: DayCount,
+    minor_units: u32,
+) -> Decimal {
     let year = match basis {
         DayCount::Act365 => Decimal::from(365),
         DayCount::Act360 => Decimal::from(360),

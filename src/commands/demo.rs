@@ -34,17 +34,26 @@ pub async fn run(data_dir: &Path, args: DemoArgs) -> anyhow::Result<Done> {
 
     out!("\n== 3. open items by ageing bucket at {}", args.as_of)?;
     let session = SnapshotSession::open(&snap.dir, snapshot::sql_params(&manifest)).await?;
-    let query = "SELECT bucket, COUNT(*) AS open_count, SUM(balance) AS balance \
-                 FROM open_items GROUP BY bucket \
-                 ORDER BY CASE bucket WHEN 'current' THEN 0 WHEN '1-30' THEN 1 WHEN '31-60' THEN 2 WHEN '61-90' THEN 3 WHEN '91-120' THEN 4 ELSE 5 END";
+    let query = "SELECT bucket, CAST(SUM(open_count) AS BIGINT) AS open_count, SUM(balance) AS balance \
+                 FROM ageing GROUP BY bucket, bucket_order ORDER BY bucket_order";
     let df = session.sql(query).await?;
     let schema = df.schema().inner().clone();
     let batches = df.collect().await?;
     output::write(&batches, schema, Format::Table, &mut std::io::stdout())?;
 
+    out!("\n== 4. KPIs at {} (docs/metrics.md has every definition)", args.as_of)?;
+    let df = session
+        .template(cobro_analytics::sql::METRICS_SUMMARY)
+        .await?
+        .select_columns(&["metric", "value", "unit", "basis"])?;
+    let schema = df.schema().inner().clone();
+    let batches = df.collect().await?;
+    output::write(&batches, schema, Format::Table, &mut std::io::stdout())?;
+
     out!(
-        "\nNext: cobro --data-dir {} sql \"SELECT * FROM open_items ORDER BY days_past_due DESC LIMIT 10\"",
-        data_dir.display()
+        "\nNext:\n  cobro --data-dir {dir} metrics --as-of {as_of}\n  cobro --data-dir {dir} sql \"SELECT * FROM ar_monthly ORDER BY month\"\n  cobro --data-dir {dir} sql \"SELECT * FROM open_items ORDER BY days_past_due DESC LIMIT 10\"",
+        dir = data_dir.display(),
+        as_of = args.as_of
     )?;
     Ok(Done::Clean)
 }

@@ -243,7 +243,16 @@ fn generated(seed: u64, customers: u32, invoices: u32, months: u32) -> (tempfile
     let (seed, customers, invoices, months_s) =
         (seed.to_string(), customers.to_string(), invoices.to_string(), months.to_string());
     let gen_args = [
-        "generate", "--customers", &customers, "--invoices", &invoices, "--seed", &seed, "--months", &months_s, "--out",
+        "generate",
+        "--customers",
+        &customers,
+        "--invoices",
+        &invoices,
+        "--seed",
+        &seed,
+        "--months",
+        &months_s,
+        "--out",
     ];
     let mut args: Vec<&str> = gen_args.to_vec();
     let g = gen_dir.display().to_string();
