@@ -1,5 +1,5 @@
 -- ar_document_months: one row per receivable (invoice or debit note) per month end at which it is open: the
--- building block of ar_monthly (docs/metrics.md, "AR at a month end").
+-- building block of ar_monthly (docs/metrics.md, "AR at a month end"; decision 0007).
 -- balance at E = amount − Σ allocations applied on or before E; open at the end of E iff issue_date ≤ E and
 -- balance > 0 (DESIGN §2.1). A document's balance only changes in months with an allocation, so each document is
 -- cut into segments of constant balance (from its issue month, then from each month with allocations) and each
@@ -13,19 +13,56 @@ WITH recv AS (
     FROM documents
     WHERE kind <> 'credit_note' AND issue_date <= {{as_of}}
 ),
+alloc_months AS (
+    SELECT document_id, month_index(applied_date) AS month_idx, SUM(amount) AS applied
+    FROM allocations
+    WHERE applied_date <= {{as_of}}
+    GROUP BY document_id, month_index(applied_date)
+),
+per_doc AS (
+    SELECT document_id, COUNT(*) AS n_months, MIN(month_idx) AS first_idx, SUM(applied) AS applied
+    FROM alloc_months
+    GROUP BY document_id
+),
+-- Most documents have allocations in at most one month: their segments need no window (no sort by document).
+-- (GREATEST ignores NULLs in DataFusion, hence the CASE for documents with no allocation.)
+simple AS (
+    SELECT r.document_id, r.customer_id, r.currency, r.issue_date, r.due_date, r.erp_disputed, r.amount,
+           r.issue_idx, CASE WHEN p.first_idx IS NOT NULL THEN GREATEST(p.first_idx, r.issue_idx) END AS applied_idx,
+           p.applied
+    FROM recv r
+    LEFT JOIN per_doc p ON p.document_id = r.document_id
+    WHERE COALESCE(p.n_months, 0) <= 1
+),
+simple_segments AS (
+    SELECT document_id, customer_id, currency, issue_date, due_date, erp_disputed,
+           issue_idx AS from_idx, COALESCE(applied_idx, month_index({{as_of}}) + 1) AS to_idx, amount AS seg_balance
+    FROM simple
+    UNION ALL
+    SELECT document_id, customer_id, currency, issue_date, due_date, erp_disputed,
+           applied_idx AS from_idx, month_index({{as_of}}) + 1 AS to_idx, amount - applied AS seg_balance
+    FROM simple
+    WHERE applied_idx IS NOT NULL
+),
+-- Documents with allocations in several months: one segment from the issue month, then one from each month
+-- with allocations, with the running balance.
+multi_events AS (
+    SELECT a.document_id, a.month_idx, a.applied
+    FROM alloc_months a
+    JOIN per_doc p ON p.document_id = a.document_id
+    WHERE p.n_months > 1
+    UNION ALL
+    SELECT r.document_id, r.issue_idx AS month_idx, CAST(0 AS DECIMAL(28, 4)) AS applied
+    FROM recv r
+    JOIN per_doc p ON p.document_id = r.document_id
+    WHERE p.n_months > 1
+),
 events AS (
     SELECT document_id, month_idx, SUM(applied) AS applied
-    FROM (
-        SELECT document_id, month_index(applied_date) AS month_idx, amount AS applied
-        FROM allocations
-        WHERE applied_date <= {{as_of}}
-        UNION ALL
-        SELECT document_id, issue_idx AS month_idx, CAST(0 AS DECIMAL(18, 4)) AS applied
-        FROM recv
-    ) e
+    FROM multi_events
     GROUP BY document_id, month_idx
 ),
-segments AS (
+multi_segments AS (
     SELECT r.document_id, r.customer_id, r.currency, r.issue_date, r.due_date, r.erp_disputed,
            GREATEST(e.month_idx, r.issue_idx) AS from_idx,
            COALESCE(LEAD(e.month_idx) OVER (PARTITION BY e.document_id ORDER BY e.month_idx),
@@ -34,6 +71,15 @@ segments AS (
                                            ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS seg_balance
     FROM events e
     JOIN recv r ON r.document_id = e.document_id
+),
+segments AS (
+    SELECT document_id, customer_id, currency, issue_date, due_date, erp_disputed, from_idx, to_idx,
+           CAST(seg_balance AS DECIMAL(28, 4)) AS seg_balance
+    FROM simple_segments
+    UNION ALL
+    SELECT document_id, customer_id, currency, issue_date, due_date, erp_disputed, from_idx, to_idx,
+           CAST(seg_balance AS DECIMAL(28, 4)) AS seg_balance
+    FROM multi_segments
 ),
 open_months AS (
     SELECT document_id, customer_id, currency, issue_date, due_date, erp_disputed,
