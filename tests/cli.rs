@@ -64,6 +64,29 @@ fn import_fixture(data_dir: &Path, dir: &Path) -> Output {
     cobro(data_dir, &args)
 }
 
+/// A data directory with the IBM sample imported and snapshotted at each date.
+fn ibm_snapshots(dates: &[&str]) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    ok(cobro(
+        tmp.path(),
+        &["import", "--mapping", &mapping("ibm-late-payment.toml"), ibm_csv().to_str().expect("path")],
+    ));
+    for as_of in dates {
+        ok(cobro(tmp.path(), &["snapshot", "--as-of", as_of]));
+    }
+    tmp
+}
+
+/// A data directory with a canonical-format fixture (`data/fixtures/NAME`) imported and snapshotted at each date.
+fn fixture_snapshots(name: &str, dates: &[&str]) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    ok(import_fixture(tmp.path(), &repo().join("data/fixtures").join(name)));
+    for as_of in dates {
+        ok(cobro(tmp.path(), &["snapshot", "--as-of", as_of]));
+    }
+    tmp
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // The IBM sample
 
@@ -113,10 +136,8 @@ fn ibm_sample_imports_every_row_and_open_items_follow_the_settled_dates() {
 
 #[test]
 fn ibm_dispute_flag_and_leading_zeros_survive_the_import() {
-    let tmp = tempfile::tempdir().expect("tempdir");
+    let tmp = ibm_snapshots(&["2013-06-30"]);
     let data = tmp.path();
-    ok(cobro(data, &["import", "--mapping", &mapping("ibm-late-payment.toml"), ibm_csv().to_str().expect("path")]));
-    ok(cobro(data, &["snapshot", "--as-of", "2013-06-30"]));
     let r = sql_rows(
         data,
         "2013-06-30",

@@ -125,11 +125,9 @@ fn check_months(months: &[Month]) -> Vec<String> {
 
 #[test]
 fn ibm_ar_monthly_rolls_forward_and_matches_the_reference_formulas_in_every_month() {
-    let tmp = tempfile::tempdir().expect("tmp");
+    let tmp = ibm_snapshots(&["2013-06-30", "2014-01-31"]);
     let data = tmp.path();
-    ok(cobro(data, &["import", "--mapping", &mapping("ibm-late-payment.toml"), ibm_csv().to_str().expect("p")]));
     for as_of in ["2013-06-30", "2014-01-31"] {
-        ok(cobro(data, &["snapshot", "--as-of", as_of]));
         let months = ar_monthly(data, as_of);
         // From the first invoice month (2012-01) to the as-of month.
         assert_eq!(months.first().map(|m| m.month.as_str()), Some("2012-01"));
@@ -148,10 +146,8 @@ fn ibm_ar_monthly_rolls_forward_and_matches_the_reference_formulas_in_every_mont
 
 #[test]
 fn ibm_days_late_and_days_to_settle_match_the_sample_columns() {
-    let tmp = tempfile::tempdir().expect("tmp");
+    let tmp = ibm_snapshots(&["2014-01-31"]);
     let data = tmp.path();
-    ok(cobro(data, &["import", "--mapping", &mapping("ibm-late-payment.toml"), ibm_csv().to_str().expect("p")]));
-    ok(cobro(data, &["snapshot", "--as-of", "2014-01-31"]));
     let rows = sql_rows(
         data,
         "2014-01-31",
@@ -177,10 +173,8 @@ fn ibm_days_late_and_days_to_settle_match_the_sample_columns() {
 
 #[test]
 fn cobro_metrics_prints_each_kpi_with_its_definition_and_basis() {
-    let tmp = tempfile::tempdir().expect("tmp");
+    let tmp = fixture_snapshots("metrics", &["2024-12-31", "2024-12-15"]);
     let data = tmp.path();
-    ok(import_fixture(data, &repo().join("data/fixtures/metrics")));
-    ok(cobro(data, &["snapshot", "--as-of", "2024-12-31"]));
     let out = ok(cobro(data, &["metrics", "--as-of", "2024-12-31", "--format", "csv"]));
     let mut r = csv::Reader::from_reader(out.as_bytes());
     let rows: BTreeMap<String, Vec<String>> = r
@@ -213,7 +207,6 @@ fn cobro_metrics_prints_each_kpi_with_its_definition_and_basis() {
     assert!(rows["dso"][5].contains("17964.88"), "the basis shows the AR figure: {:?}", rows["dso"]);
 
     // A date inside a month says that the month is month to date.
-    ok(cobro(data, &["snapshot", "--as-of", "2024-12-15"]));
     let o = cobro(data, &["metrics", "--as-of", "2024-12-15"]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(String::from_utf8_lossy(&o.stderr).contains("month to date"), "{}", text(&o));
@@ -221,10 +214,8 @@ fn cobro_metrics_prints_each_kpi_with_its_definition_and_basis() {
 
 #[test]
 fn ageing_bucket_edges_can_be_changed_per_query() {
-    let tmp = tempfile::tempdir().expect("tmp");
+    let tmp = fixture_snapshots("metrics", &["2024-12-31"]);
     let data = tmp.path();
-    ok(import_fixture(data, &repo().join("data/fixtures/metrics")));
-    ok(cobro(data, &["snapshot", "--as-of", "2024-12-31"]));
     let q = "SELECT bucket, CAST(SUM(open_count) AS BIGINT) AS n FROM ageing GROUP BY bucket, bucket_order ORDER BY bucket_order";
     let out = ok(cobro(data, &["sql", "--as-of", "2024-12-31", "--buckets", "60,120", "--format", "csv", q]));
     // Days past due at 2024-12-31 (fixture README §8): current 5; 1-60: 1, 1, 30, 31, 60 → 5; 61-120: 61, 90, 91,
