@@ -50,8 +50,9 @@ async fn warn_about_gaps(session: &SnapshotSession) -> anyhow::Result<()> {
     let partial = cells::ints(batch.column(1))?;
     if !unconverted.is_null(0) && unconverted.value(0) > 0 {
         eprintln!(
-            "warning: {} amounts have no exchange rate on their date and are left out of the reporting-currency \
-             figures; import fx_rates that start earlier (see `SELECT * FROM ar_monthly_by_currency WHERE unconverted_items > 0`)",
+            "warning: {} conversions (a sale, a collection or a month-end balance) found no exchange rate on or \
+             before their date and are left out of the reporting-currency figures; import fx_rates that start \
+             earlier (see `SELECT * FROM ar_monthly_by_currency WHERE unconverted_items > 0`)",
             unconverted.value(0)
         );
     }

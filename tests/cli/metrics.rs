@@ -295,3 +295,14 @@ proptest! {
         prop_assert_eq!(series.last().map(|m| m.end), Some(dec(&open[0][0])));
     }
 }
+
+#[test]
+fn cobro_metrics_warns_when_amounts_have_no_exchange_rate() {
+    // data/fixtures/edge-cases: INV-3 is in GBP and the ledger has no GBP rate.
+    let tmp = fixture_snapshots("edge-cases", &["2024-03-31"]);
+    let o = cobro(tmp.path(), &["metrics", "--as-of", "2024-03-31"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    // Its sale in 2024-02 and its open balance at the ends of 2024-02 and 2024-03.
+    assert!(err.contains("warning: 3 conversions"), "{err}");
+}
