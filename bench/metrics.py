@@ -6,7 +6,8 @@ data) and `customer_behaviour` (days late per customer). Each contender reads th
 
 - cobro: `cobro sql --format parquet --out F "SELECT * FROM <view>"`, one process per view (the views are
   analytics/sql/*.sql);
-- DuckDB: the *same SQL files*, rendered the same way, with five shims (rates widened to DECIMAL(38, 10), `//` for integer division), `month_index` and `round_half_even` as
+- DuckDB: the *same SQL files*, rendered the same way, with shims: rates widened to DECIMAL(38, 10), `//` for integer division, the
+  `countback_dso` function in Python, `month_index` and `round_half_even` as
   macros, `fx_daily` with an ASOF join (DuckDB cannot cast a date to an integer), and `strftime` for `to_char`;
 - Polars: an independent implementation of the same definitions with the lazy API (docs/metrics.md), with the
   12-row-per-year tail (standard and countback DSO, CEI) in plain Python.
@@ -109,6 +110,24 @@ FROM days d ASOF JOIN fx_rates r ON r.currency = d.currency AND d.day >= r.date
 """
 
 
+def countback_dso(ar, sales, days):
+    """cobro's `countback_dso` UDF for DuckDB, written again in Python: walk back from the last month, take whole
+    months while what is left of AR covers their sales, then the covered fraction of the next."""
+    if ar is None or sales is None:
+        return None
+    rem, total = ar, 0.0
+    for s, d in zip(reversed(sales), reversed(days)):
+        if rem <= 0:
+            break
+        if rem >= s:
+            rem -= s
+            total += d
+        else:
+            total += float(rem) / float(s) * d
+            break
+    return total
+
+
 def duckdb_child(snap: Path, as_of: str, rc: str, out: Path) -> dict:
     import duckdb
 
@@ -126,6 +145,12 @@ def duckdb_child(snap: Path, as_of: str, rc: str, out: Path) -> dict:
              CASE WHEN abs(x * 100 - trunc(x * 100)) = 0.5
                   THEN (trunc(x * 100) + CASE WHEN trunc(x * 100) % 2 = 0 THEN 0 ELSE sign(x) END) / 100
                   ELSE round(x, 2) END)"""
+    )
+    con.create_function(
+        "countback_dso",
+        countback_dso,
+        [duckdb.decimal_type(28, 4), duckdb.list_type(duckdb.decimal_type(28, 4)), duckdb.list_type(duckdb.sqltype("INTEGER"))],
+        duckdb.sqltype("DOUBLE"),
     )
     for name in SQL_FILES:
         text = DUCKDB_FX_DAILY if name == "fx_daily" else (REPO / "analytics/sql" / f"{name}.sql").read_text()

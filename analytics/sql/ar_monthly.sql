@@ -3,7 +3,8 @@
 -- S = credit_sales (invoices and debit notes issued in the month), AR = ar_end (open balance at the month end),
 -- current = not yet past due at the month end (due_date ≥ month_end). Ratios are DOUBLE and unrounded.
 -- Standard DSO N months = AR / Σ S × Σ d over the last N months; NULL with fewer than N months of history or
--- Σ S = 0. Countback walks back from the month, consuming whole months of sales until AR is used up.
+-- Σ S = 0. Countback walks back from the month, consuming whole months of sales until AR is used up; history is
+-- exhausted when AR exceeds all the sales on record.
 -- BPDSO = current AR / Σ S × Σ d; ADD = DSO − BPDSO; disputed DSO = disputed AR / Σ S × Σ d.
 -- CEI = (BR + S − ETR) / (BR + S − ECR) × 100, BR = ar_begin, ETR = ar_end, ECR = ar_end_current; NULL when the
 -- denominator is ≤ 0. fx_effect is the revaluation of foreign-currency balances, so that every month satisfies
@@ -29,34 +30,21 @@ w AS (
            SUM(credit_sales) OVER (ORDER BY month_idx ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) AS s3,
            SUM(days_in_month) OVER (ORDER BY month_idx ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) AS d3,
            COUNT(*) OVER (ORDER BY month_idx ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) AS n3,
-           SUM(credit_sales) OVER (ORDER BY month_idx ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS s_cum
+           SUM(credit_sales) OVER (ORDER BY month_idx ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS s_cum,
+           array_agg(credit_sales) OVER (ORDER BY month_idx ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS sales_so_far,
+           array_agg(days_in_month) OVER (ORDER BY month_idx ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS days_so_far
     FROM t
 ),
--- Countback: for month M and each month m ≤ M, rem = what is left of AR(M) when the walk reaches m
--- = AR(M) − Σ S over the months after m up to M. m adds 0 days if rem ≤ 0, d(m) if rem ≥ S(m), else rem / S(m) × d(m).
-walk AS (
-    SELECT big.month_idx,
-           big.ar_end - (big.s_cum - small.s_cum) AS rem,
-           small.credit_sales AS s,
-           small.days_in_month AS d
-    FROM w big
-    JOIN w small ON small.month_idx <= big.month_idx
-),
-countback AS (
-    SELECT month_idx,
-           SUM(CASE WHEN rem <= 0 THEN 0.0
-                    WHEN rem >= s THEN CAST(d AS DOUBLE)
-                    ELSE CAST(rem AS DOUBLE) / CAST(s AS DOUBLE) * CAST(d AS DOUBLE) END) AS dso_countback
-    FROM walk
-    GROUP BY month_idx
-),
+-- Countback: walk back from the month over sales_so_far (oldest first): what is left of AR takes a whole month
+-- while it covers the month's sales, then the covered fraction of the next, and stops (countback_dso, the same
+-- walk as cobro_domain::metrics::countback_dso). Each `w` is used once: DataFusion re-runs a CTE at each use.
 r AS (
-    SELECT w.*, c.dso_countback,
+    SELECT w.*,
+           countback_dso(w.ar_end, w.sales_so_far, w.days_so_far) AS dso_countback,
            CASE WHEN w.credit_sales > 0 THEN CAST(w.days_in_month AS DOUBLE) / CAST(w.credit_sales AS DOUBLE) END AS k1,
            CASE WHEN w.n3 = 3 AND w.s3 > 0 THEN CAST(w.d3 AS DOUBLE) / CAST(w.s3 AS DOUBLE) END AS k3,
            CAST(w.ar_begin + w.credit_sales - w.ar_end_current AS DOUBLE) AS cei_den
     FROM w
-    JOIN countback c ON c.month_idx = w.month_idx
 )
 SELECT month, month_end, days_in_month, credit_sales, collections, ar_begin, ar_end, ar_end_current,
        CAST(ar_end - ar_end_current AS DECIMAL(28, 4)) AS ar_end_past_due,

@@ -53,6 +53,7 @@ impl SnapshotSession {
         ctx.register_udf(crate::udf::RoundHalfEven::udf());
         ctx.register_udf(crate::udf::MonthIndex::udf());
         ctx.register_udf(crate::udf::BusinessDays::udf());
+        ctx.register_udf(crate::udf::CountbackDso::udf());
         let mut names = Vec::new();
         for table in &found.tables {
             let path = found.dir.join(format!("{table}.parquet"));

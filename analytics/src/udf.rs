@@ -5,6 +5,10 @@
 //!   and on decimals it would also go through floating point in some versions. The result keeps `x`'s type.
 //! - `month_index(date)`: year × 12 + month − 1, a dense integer per calendar month, so that month ranges can be
 //!   generated with `range` and joined on equality.
+//! - `countback_dso(ar, sales, days)`: countback DSO of `ar` over the monthly `sales` and `days` lists (oldest
+//!   first, ending with the month of `ar`), by [`cobro_domain::metrics::countback_dso`]. The walk is a loop with
+//!   state; as a function over the running lists it needs no self-join of the months (a self-join would make
+//!   DataFusion compute the whole monthly series twice).
 //! - `business_days(start, end)`: the Monday-to-Friday days d with start < d ≤ end (negative when end < start).
 //!   Public holidays are not known yet, so they count as business days (docs/metrics.md).
 
@@ -203,6 +207,84 @@ impl ScalarUDFImpl for BusinessDays {
         } else {
             ColumnarValue::Array(out)
         })
+    }
+}
+
+/// The `countback_dso` function.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct CountbackDso {
+    signature: Signature,
+}
+
+impl CountbackDso {
+    /// As a UDF to register.
+    pub fn udf() -> ScalarUDF {
+        ScalarUDF::from(Self { signature: Signature::any(3, Volatility::Immutable) })
+    }
+}
+
+fn decimal_at(array: &dyn Array, i: usize) -> Option<rust_decimal::Decimal> {
+    let DataType::Decimal128(_, scale) = *array.data_type() else {
+        return None;
+    };
+    let values = array.as_primitive_opt::<Decimal128Type>()?;
+    if values.is_null(i) {
+        return None;
+    }
+    Some(rust_decimal::Decimal::from_i128_with_scale(values.value(i), u32::try_from(scale).ok()?))
+}
+
+impl ScalarUDFImpl for CountbackDso {
+    fn name(&self) -> &str {
+        "countback_dso"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        match arg_types {
+            [DataType::Decimal128(_, _), DataType::List(s), DataType::List(d)]
+                if matches!(s.data_type(), DataType::Decimal128(_, _)) && d.data_type().is_integer() =>
+            {
+                Ok(DataType::Float64)
+            }
+            other => plan_err!("countback_dso(ar DECIMAL, sales LIST<DECIMAL>, days LIST<INT>), got {other:?}"),
+        }
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let [ar, sales, days] = args.args.as_slice() else {
+            return exec_err!("countback_dso(ar, sales, days) takes three arguments");
+        };
+        let n = args.number_rows;
+        let (ar, sales, days) = (ar.to_array(n)?, sales.to_array(n)?, days.to_array(n)?);
+        let (sales, days) = (sales.as_list::<i32>(), days.as_list::<i32>());
+        let mut out = datafusion::arrow::array::Float64Builder::with_capacity(n);
+        for i in 0..n {
+            let Some(ar) = decimal_at(ar.as_ref(), i) else {
+                out.append_null();
+                continue;
+            };
+            if sales.is_null(i) || days.is_null(i) {
+                out.append_null();
+                continue;
+            }
+            let (s, d) = (sales.value(i), days.value(i));
+            let d = datafusion::arrow::compute::cast(&d, &DataType::Int64)?;
+            let d = d.as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+            let mut history = Vec::with_capacity(s.len());
+            for j in 0..s.len().min(d.len()) {
+                let Some(month_sales) = decimal_at(s.as_ref(), j) else {
+                    return exec_err!("countback_dso: a month has no sales figure");
+                };
+                let month_days = u32::try_from(d.value(j)).unwrap_or(0);
+                history.push(cobro_domain::metrics::MonthSales { sales: month_sales, days: month_days });
+            }
+            out.append_value(cobro_domain::metrics::countback_dso(ar, &history).days);
+        }
+        Ok(ColumnarValue::Array(Arc::new(out.finish())))
     }
 }
 
