@@ -380,17 +380,21 @@ def prepare(cobro: Path, work: Path, n: int, seed: int) -> tuple[Path, str, str]
     return data, as_of, manifest["reporting_currency"]
 
 
-def run_cobro(cobro: Path, data: Path, as_of: str, out: Path) -> tuple[float, float]:
-    seconds, peak = 0.0, 0.0
+def run_cobro(cobro: Path, data: Path, as_of: str, out: Path) -> tuple[float | None, float, str]:
+    """Sum of the three views' times (None if one failed), the highest peak RSS, and what failed."""
+    seconds, peak, failed = 0.0, 0.0, []
     for view in VIEWS:
         r = run_child(
             [cobro, "sql", "--data-dir", data, "--as-of", as_of, "--format", "parquet", "--out", out / f"{view}.parquet",
              f"SELECT * FROM {view}"],
-            check=True, what=f"cobro {view}",
         )
-        seconds += r.seconds
         peak = max(peak, r.peak_rss_mib)
-    return seconds, peak
+        log(f"  cobro {view}: {r.seconds:.2f} s, {r.peak_rss_mib:.0f} MiB" + ("" if r.ok else f", FAILED ({r.returncode})"))
+        if r.ok:
+            seconds += r.seconds
+        else:
+            failed.append(f"{view} (exit {r.returncode})")
+    return (None if failed else seconds), peak, ", ".join(failed)
 
 
 def normalise(view: str, path: Path) -> dict:
@@ -466,13 +470,19 @@ def main(argv: list[str] | None = None) -> int:
         timings["cobro"] = run_cobro(cobro, data, as_of, outs["cobro"])
         for engine in ["duckdb", "polars"]:
             log(f"[{n}] {engine}")
-            r = run_child(python_child_argv(__file__, "child", engine, snap, as_of, rc, outs[engine]), check=True, what=engine)
-            timings[engine] = (r.seconds, r.peak_rss_mib)
-        for view in VIEWS:
-            failures += [f"[{n}] {p}" for p in compare(view, outs)]
+            r = run_child(python_child_argv(__file__, "child", engine, snap, as_of, rc, outs[engine]))
+            timings[engine] = (r.seconds if r.ok else None, r.peak_rss_mib, "" if r.ok else f"exit {r.returncode}")
+        done = {name: path for name, path in outs.items() if timings[name][0] is not None}
+        if "cobro" in done and len(done) > 1:
+            for view in VIEWS:
+                failures += [f"[{n}] {p}" for p in compare(view, done)]
+        for name, (_, _, why) in timings.items():
+            if why:
+                failures.append(f"[{n}] {name} failed: {why}")
         duck = timings["duckdb"][0]
-        for name, (sec, rss) in timings.items():
-            rows.append([f"{n:,}", name, fmt_seconds(sec), fmt_ratio(sec / duck if duck else None), fmt_mib(rss)])
+        for name, (sec, rss, why) in timings.items():
+            ratio = sec / duck if sec is not None and duck else None
+            rows.append([f"{n:,}", name, fmt_seconds(sec) if sec is not None else f"failed: {why}", fmt_ratio(ratio), fmt_mib(rss)])
     print(markdown_table(["invoices", "contender", "seconds", "ratio to DuckDB", "peak RSS MiB"], rows, align="llrrr"))
     print(f"\nmachine: {json.dumps(machine_info())}")
     if failures:
