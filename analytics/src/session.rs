@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::dataframe::DataFrame;
 use datafusion::execution::SendableRecordBatchStream;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 
 use crate::error::QueryError;
@@ -35,6 +36,44 @@ impl SnapshotTables {
     }
 }
 
+/// How much memory one query may hold before sorts and aggregates spill to disk: `COBRO_MEMORY_LIMIT` (`4G`, `512M`,
+/// or `off` for no limit), by default half of the machine's memory (decision 0007 §11). `Ok(None)` means no limit.
+pub fn memory_limit() -> Result<Option<usize>, QueryError> {
+    match std::env::var("COBRO_MEMORY_LIMIT") {
+        Ok(text) => parse_memory_limit(&text),
+        Err(_) => Ok(half_of_physical_memory()),
+    }
+}
+
+/// Parses a `COBRO_MEMORY_LIMIT` value.
+fn parse_memory_limit(text: &str) -> Result<Option<usize>, QueryError> {
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("off") || text == "0" {
+        return Ok(None);
+    }
+    let bad = || QueryError::Plan {
+        message: format!("COBRO_MEMORY_LIMIT=`{text}` is not a size: use for example 4G, 512M, or off for no limit"),
+    };
+    let (digits, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
+    let n: usize = digits.parse().map_err(|_| bad())?;
+    let scale: usize = match unit.to_ascii_uppercase().as_str() {
+        "" | "B" => 1,
+        "K" | "KB" | "KIB" => 1 << 10,
+        "M" | "MB" | "MIB" => 1 << 20,
+        "G" | "GB" | "GIB" => 1 << 30,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(scale).map(Some).ok_or_else(bad)
+}
+
+/// Half of `MemTotal` in /proc/meminfo; `None` where there is no such file.
+fn half_of_physical_memory() -> Option<usize> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: usize = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 2 * 1024)
+}
+
 /// A query session over one snapshot.
 pub struct SnapshotSession {
     ctx: SessionContext,
@@ -47,9 +86,21 @@ impl SnapshotSession {
     pub async fn open(dir: &Path, params: SqlParams) -> Result<Self, QueryError> {
         let found = SnapshotTables::scan(dir)
             .map_err(|e| QueryError::OpenSnapshot { path: dir.display().to_string(), source: e.into() })?;
-        let config =
+        let mut config =
             SessionConfig::new().with_information_schema(true).with_default_catalog_and_schema("cobro", "snapshot");
-        let ctx = SessionContext::new_with_config(config);
+        let ctx = match memory_limit()? {
+            Some(bytes) => {
+                // Bounded memory: sorts and aggregates spill to disk, and joins become sort-merge joins, which
+                // spill too (hash join build sides cannot).
+                config = config.set_bool("datafusion.optimizer.prefer_hash_join", false);
+                let runtime = RuntimeEnvBuilder::new()
+                    .with_memory_limit(bytes, 1.0)
+                    .build_arc()
+                    .map_err(|source| QueryError::OpenSnapshot { path: dir.display().to_string(), source })?;
+                SessionContext::new_with_config_rt(config, runtime)
+            }
+            None => SessionContext::new_with_config(config),
+        };
         ctx.register_udf(crate::udf::RoundHalfEven::udf());
         ctx.register_udf(crate::udf::MonthIndex::udf());
         ctx.register_udf(crate::udf::BusinessDays::udf());
@@ -106,5 +157,23 @@ impl SnapshotSession {
     /// Runs a planned query as a stream of batches, in order.
     pub async fn stream(df: DataFrame) -> Result<SendableRecordBatchStream, QueryError> {
         df.execute_stream().await.map_err(|source| QueryError::Execute { source })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_memory_limit;
+
+    #[test]
+    fn memory_limits_parse_with_units_and_can_be_switched_off() {
+        assert_eq!(parse_memory_limit("4G").ok(), Some(Some(4 << 30)));
+        assert_eq!(parse_memory_limit(" 512m ").ok(), Some(Some(512 << 20)));
+        assert_eq!(parse_memory_limit("1000").ok(), Some(Some(1000)));
+        assert_eq!(parse_memory_limit("off").ok(), Some(None));
+        assert_eq!(parse_memory_limit("0").ok(), Some(None));
+        for bad in ["lots", "4T", "G", "-1G", ""] {
+            let err = parse_memory_limit(bad).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(err.contains("is not a size"), "{bad}: {err}");
+        }
     }
 }

@@ -33,6 +33,19 @@ pub fn writer_properties() -> WriterProperties {
         .build()
 }
 
+/// Writer properties for query results (`cobro sql --format parquet`): the same, but Parquet 1.0 data pages. Results
+/// have wide decimals (`DECIMAL(28, 4)` sums, stored as 12-byte fixed-length arrays), and under 2.0 pages a column
+/// whose dictionary grows too large falls back to DELTA_BYTE_ARRAY, which Polars 2.1 cannot read for fixed-length
+/// arrays. 1.0 pages fall back to PLAIN, which every reader reads.
+pub fn export_writer_properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_writer_version(WriterVersion::PARQUET_1_0)
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).unwrap_or_default()))
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_created_by("cobro".to_owned())
+        .build()
+}
+
 /// A Parquet file written on its own thread: encoding and compression overlap with whatever produces the
 /// batches (parsing and validating, in the import). Batches are written in the order they are sent.
 pub struct BackgroundParquetFile {
