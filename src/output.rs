@@ -52,7 +52,8 @@ pub fn write(batches: &[RecordBatch], schema: SchemaRef, format: Format, out: &m
         }
         Format::Parquet => {
             let mut buf = Vec::new();
-            let mut w = ArrowWriter::try_new(&mut buf, schema, Some(cobro_pipeline::parquet_io::export_writer_properties()))?;
+            let mut w =
+                ArrowWriter::try_new(&mut buf, schema, Some(cobro_pipeline::parquet_io::export_writer_properties()))?;
             for b in batches {
                 w.write(b)?;
             }
