@@ -23,10 +23,14 @@ pub struct WriteParquetError {
     pub message: String,
 }
 
-/// The one set of writer properties cobro uses.
+/// The writer properties of snapshot and staging files.
 pub fn writer_properties() -> WriterProperties {
+    properties(WriterVersion::PARQUET_2_0)
+}
+
+fn properties(version: WriterVersion) -> WriterProperties {
     WriterProperties::builder()
-        .set_writer_version(WriterVersion::PARQUET_2_0)
+        .set_writer_version(version)
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).unwrap_or_default()))
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_created_by("cobro".to_owned())
@@ -38,12 +42,7 @@ pub fn writer_properties() -> WriterProperties {
 /// whose dictionary grows too large falls back to DELTA_BYTE_ARRAY, which Polars 2.1 cannot read for fixed-length
 /// arrays. 1.0 pages fall back to PLAIN, which every reader reads.
 pub fn export_writer_properties() -> WriterProperties {
-    WriterProperties::builder()
-        .set_writer_version(WriterVersion::PARQUET_1_0)
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).unwrap_or_default()))
-        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-        .set_created_by("cobro".to_owned())
-        .build()
+    properties(WriterVersion::PARQUET_1_0)
 }
 
 /// A Parquet file written on its own thread: encoding and compression overlap with whatever produces the
