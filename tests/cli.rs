@@ -508,6 +508,13 @@ fn sql_writes_table_csv_json_and_parquet() {
     ok(cobro(data, &["sql", "--format", "parquet", "--out", out.to_str().expect("path"), q]));
     let bytes = std::fs::read(&out).expect("parquet");
     assert_eq!(&bytes[..4], b"PAR1");
+    // Results are written with Parquet 1.0 pages: under 2.0 a wide decimal column whose dictionary overflows falls
+    // back to DELTA_BYTE_ARRAY, which Polars 2.1 cannot read (seen on 10M invoices).
+    let reader =
+        cobro_analytics::parquet::file::reader::SerializedFileReader::new(std::fs::File::open(&out).expect("o"))
+            .expect("a readable Parquet file");
+    use cobro_analytics::parquet::file::reader::FileReader as _;
+    assert_eq!(reader.metadata().file_metadata().version(), 1);
     let empty = ok(cobro(data, &["sql", "SELECT * FROM open_items WHERE 1 = 0"]));
     assert!(empty.contains("no rows"), "{empty}");
 }
