@@ -56,16 +56,16 @@ basis AS (
     FROM m CROSS JOIN w
 ),
 kpis AS (
-    SELECT 1 AS ord, 'dso' AS metric, 'DSO, standard 3 months' AS name, dso_standard_3m AS value, 'days' AS unit,
+    SELECT 1 AS ord, 'dso' AS metric, 'Standard DSO (3 months)' AS name, dso_standard_3m AS value, 'days' AS unit,
            'AR at the as-of date / credit sales of the last 3 calendar months × the days of those months' AS definition,
            dso AS basis
     FROM basis
     UNION ALL
-    SELECT 2, 'dso_countback', 'DSO, countback', dso_countback, 'days',
+    SELECT 2, 'dso_countback', 'Countback DSO', dso_countback, 'days',
            'the days of sales, walking back month by month from the as-of month, that add up to AR', countback
     FROM basis
     UNION ALL
-    SELECT 3, 'bpdso', 'Best possible DSO, 3 months', bpdso_3m, 'days',
+    SELECT 3, 'bpdso', 'Best possible DSO (3 months)', bpdso_3m, 'days',
            'current (not yet due) AR / credit sales of the last 3 months × their days', bpdso
     FROM basis
     UNION ALL
@@ -87,7 +87,7 @@ kpis AS (
            CAST(over90 AS VARCHAR) || ' of ' || CAST(total AS VARCHAR)
     FROM a
     UNION ALL
-    SELECT 8, 'dso_disputed', 'Disputed DSO, 3 months', dso_disputed_3m, 'days',
+    SELECT 8, 'dso_disputed', 'Disputed DSO (3 months)', dso_disputed_3m, 'days',
            'AR in an open dispute (or flagged disputed by the ERP) / credit sales of the last 3 months × their days',
            disputed
     FROM basis
