@@ -12,6 +12,9 @@ pub struct Cli {
     /// Data directory (staged ledger and snapshots).
     #[arg(long, global = true, env = "COBRO_DATA_DIR", default_value = "./cobro-data")]
     pub data_dir: PathBuf,
+    /// Segment rules and work-queue settings (TOML); by default the built-in data/strategies/segments.toml.
+    #[arg(long, global = true, env = "COBRO_SEGMENTS", value_name = "FILE")]
+    pub segments: Option<PathBuf>,
     /// The command.
     #[command(subcommand)]
     pub command: Command,
@@ -50,6 +53,113 @@ pub enum Command {
         after_help = "Examples:\n  cobro metrics --as-of 2024-12-31\n  cobro metrics --as-of 2013-06-30 --format json\n  cobro sql --as-of 2024-12-31 \"SELECT * FROM ar_monthly\"   # the monthly series behind it"
     )]
     Metrics(MetricsArgs),
+    /// Customer segments with the reasons behind each (rules: data/strategies/segments.toml); `segments diff`
+    /// lists the customers whose segment changed between two snapshots.
+    #[command(
+        after_help = "Examples:\n  cobro segments --as-of 2013-06-30\n  cobro segments diff --from 2013-03-31 --to 2013-06-30\n  cobro --segments my-rules.toml segments --format csv"
+    )]
+    Segments(SegmentsArgs),
+    /// The collectors' work queue: one row per customer with open debt, ranked by priority, with the next step and
+    /// the reasons.
+    #[command(
+        after_help = "Examples:\n  cobro queue --as-of 2013-06-30\n  cobro queue --collector COL01 --limit 20\n  cobro queue --format csv > queue.csv"
+    )]
+    Queue(QueueArgs),
+    /// Back-test the predicted pay dates: replay month ends with only what was known then, and compare the
+    /// predictions and the "pays on the due date" baseline with what happened.
+    #[command(after_help = "Examples:\n  cobro backtest --from 2012-06 --to 2013-06\n  cobro backtest --from 2024-01 --to 2024-10 --format json")]
+    Backtest(BacktestArgs),
+}
+
+/// `cobro segments`.
+#[derive(Debug, Args)]
+pub struct SegmentsArgs {
+    /// Snapshot date; defaults to the latest snapshot.
+    #[arg(long)]
+    pub as_of: Option<AsOf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// `diff`: compare two snapshots.
+    #[command(subcommand)]
+    pub action: Option<SegmentsAction>,
+}
+
+/// Subcommands of `cobro segments`.
+#[derive(Debug, Subcommand)]
+pub enum SegmentsAction {
+    /// Customers whose segment, overlays or effective segment changed between two snapshots.
+    Diff(SegmentsDiffArgs),
+}
+
+/// `cobro segments diff`.
+#[derive(Debug, Args)]
+pub struct SegmentsDiffArgs {
+    /// The earlier snapshot's date.
+    #[arg(long)]
+    pub from: AsOf,
+    /// The later snapshot's date.
+    #[arg(long)]
+    pub to: AsOf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+/// `cobro queue`.
+#[derive(Debug, Args)]
+pub struct QueueArgs {
+    /// Snapshot date; defaults to the latest snapshot.
+    #[arg(long)]
+    pub as_of: Option<AsOf>,
+    /// Only this collector's customers (ranked among themselves).
+    #[arg(long)]
+    pub collector: Option<String>,
+    /// Show at most this many rows.
+    #[arg(long)]
+    pub limit: Option<u64>,
+    /// Output format (table shows the main columns; csv, json and parquet have them all).
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+/// A calendar month, `YYYY-MM`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct YearMonth {
+    /// Year.
+    pub year: i32,
+    /// Month, 1-12.
+    pub month: u32,
+}
+
+impl std::str::FromStr for YearMonth {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        let bad = || format!("`{text}` is not a month in YYYY-MM form (for example 2024-06)");
+        let (y, m) = text.split_once('-').ok_or_else(bad)?;
+        let (year, month) = (y.parse::<i32>().map_err(|_| bad())?, m.parse::<u32>().map_err(|_| bad())?);
+        if y.len() != 4 || m.len() != 2 || !(1..=12).contains(&month) {
+            return Err(bad());
+        }
+        Ok(Self { year, month })
+    }
+}
+
+/// `cobro backtest`.
+#[derive(Debug, Args)]
+pub struct BacktestArgs {
+    /// First month end to replay (YYYY-MM).
+    #[arg(long)]
+    pub from: YearMonth,
+    /// Last month end to replay (YYYY-MM); must end before the snapshot's date.
+    #[arg(long)]
+    pub to: YearMonth,
+    /// The snapshot whose ledger says what happened; defaults to the latest.
+    #[arg(long)]
+    pub as_of: Option<AsOf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
 }
 
 /// Parses `--buckets 30,60,90,120`: the last day past due of each ageing bucket after `current`.

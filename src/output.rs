@@ -63,3 +63,20 @@ pub fn write(batches: &[RecordBatch], schema: SchemaRef, format: Format, out: &m
     }
     Ok(())
 }
+
+/// Writes batches to standard output in a format.
+pub fn print(batches: &[RecordBatch], schema: SchemaRef, format: Format) -> anyhow::Result<()> {
+    let stdout = std::io::stdout();
+    let mut lock = stdout.lock();
+    write(batches, schema, format, &mut lock)?;
+    lock.flush()?;
+    Ok(())
+}
+
+/// Runs a query and writes its result to standard output.
+pub async fn query(session: &cobro_analytics::SnapshotSession, sql: &str, format: Format) -> anyhow::Result<()> {
+    let df = session.sql(sql).await?;
+    let schema = df.schema().inner().clone();
+    let batches = df.collect().await.context("running the query")?;
+    print(&batches, schema, format)
+}

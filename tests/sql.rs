@@ -218,7 +218,7 @@ fn main() {
                 .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
                 .and_then(|m| m["reporting_currency"].as_str().map(str::to_owned))
                 .ok_or_else(|| format!("{name}: no reporting currency in the manifest"))?;
-            let params = SqlParams { as_of, buckets: AgeingBuckets::default(), reporting_currency: reporting };
+            let params = SqlParams::new(as_of, AgeingBuckets::default(), reporting);
             let mut runner = Runner::new(move || {
                 let (snap, params) = (snap.clone(), params.clone());
                 async move {

@@ -1,7 +1,7 @@
 -- settled_documents: every receivable (invoice or debit note) whose balance reached 0 on or before the as-of date,
 -- with when and how it was settled (DESIGN §4, "Days late").
 -- settled_date = the day the balance reached 0 (the latest allocation's effective date); days_to_settle = settled −
--- issue; days_late = max(0, settled − due); settled_by = payment, credit_note (cancelled, not paid) or mixed.
+-- issue; pay_offset = settled − due (negative when paid early); days_late = max(0, pay_offset); settled_by = payment, credit_note (cancelled, not paid) or mixed.
 -- amount_rc converts the amount at the issue date's rate, as credit_sales does; it weights the averages.
 WITH credit_notes AS (
     SELECT document_id FROM documents WHERE kind = 'credit_note'
@@ -31,6 +31,7 @@ SELECT s.document_id, s.customer_id, s.kind, s.currency, s.amount,
                                  ELSE s.amount * f.rate_to_reporting END, 2) AS DECIMAL(18, 4)) AS amount_rc,
        s.issue_date, s.due_date, s.settled_date,
        CAST(s.settled_date - s.issue_date AS INT) AS days_to_settle,
+       CAST(s.settled_date - s.due_date AS INT) AS pay_offset,
        GREATEST(CAST(s.settled_date - s.due_date AS INT), 0) AS days_late,
        s.settled_date > s.due_date AS paid_late,
        s.settled_by

@@ -8,6 +8,8 @@
 pub mod cells;
 pub mod error;
 pub mod schema;
+pub mod backtest;
+pub mod segments;
 pub mod session;
 pub mod sql;
 pub mod udf;

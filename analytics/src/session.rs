@@ -84,6 +84,16 @@ pub struct SnapshotSession {
 impl SnapshotSession {
     /// Registers the snapshot's tables and views.
     pub async fn open(dir: &Path, params: SqlParams) -> Result<Self, QueryError> {
+        Self::open_with(dir, params, false).await
+    }
+
+    /// Like [`open`](Self::open), but for an as-of date earlier than the snapshot's: the tables the snapshot
+    /// derived at its own date (`open_items`) are derived again, at `params.as_of`, from the ledger tables.
+    pub async fn open_replay(dir: &Path, params: SqlParams) -> Result<Self, QueryError> {
+        Self::open_with(dir, params, true).await
+    }
+
+    async fn open_with(dir: &Path, params: SqlParams, replay: bool) -> Result<Self, QueryError> {
         let found = SnapshotTables::scan(dir)
             .map_err(|e| QueryError::OpenSnapshot { path: dir.display().to_string(), source: e.into() })?;
         let mut config =
@@ -107,6 +117,9 @@ impl SnapshotSession {
         ctx.register_udf(crate::udf::CountbackDso::udf());
         let mut names = Vec::new();
         for table in &found.tables {
+            if replay && sql::DERIVED_TABLES.contains(&table.as_str()) {
+                continue;
+            }
             let path = found.dir.join(format!("{table}.parquet"));
             ctx.register_parquet(table.as_str(), path.to_string_lossy().as_ref(), ParquetReadOptions::default())
                 .await
@@ -152,6 +165,20 @@ impl SnapshotSession {
     /// Runs a query to completion.
     pub async fn collect(&self, query: &str) -> Result<Vec<RecordBatch>, QueryError> {
         self.sql(query).await?.collect().await.map_err(|source| QueryError::Execute { source })
+    }
+
+    /// Adds in-memory rows as a table of this session (for example another snapshot's results, to compare).
+    pub fn register_batches(
+        &mut self,
+        name: &str,
+        schema: datafusion::arrow::datatypes::SchemaRef,
+        batches: Vec<RecordBatch>,
+    ) -> Result<(), QueryError> {
+        let table = datafusion::datasource::MemTable::try_new(schema, vec![batches])
+            .map_err(|source| QueryError::Execute { source })?;
+        self.ctx.register_table(name, std::sync::Arc::new(table)).map_err(|source| QueryError::Execute { source })?;
+        self.names.push(name.to_owned());
+        Ok(())
     }
 
     /// Runs a planned query as a stream of batches, in order.

@@ -2,7 +2,12 @@
 //! replaced with values that were parsed and typed first (dates, integers, generated `CASE` expressions), never
 //! with raw user text.
 
+use std::sync::Arc;
+
+use chrono::{Days, Months};
 use cobro_domain::{AgeingBuckets, AsOf};
+
+use crate::segments::SegmentRules;
 
 /// The open items at the end of the as-of date (DESIGN §2.1).
 pub const OPEN_ITEMS: &str = include_str!("../sql/open_items.sql");
@@ -27,6 +32,14 @@ pub const AGEING_BY_ISSUE_DATE: &str = include_str!("../sql/ageing_by_issue_date
 pub const SETTLED_DOCUMENTS: &str = include_str!("../sql/settled_documents.sql");
 /// Per-customer payment behaviour.
 pub const CUSTOMER_BEHAVIOUR: &str = include_str!("../sql/customer_behaviour.sql");
+/// Customer segments with their reasons.
+pub const SEGMENTS: &str = include_str!("../sql/segments.sql");
+/// The predicted pay date of every open receivable.
+pub const PREDICTED_PAYMENTS: &str = include_str!("../sql/predicted_payments.sql");
+/// The collectors' ranked work queue.
+pub const WORK_QUEUE: &str = include_str!("../sql/work_queue.sql");
+/// One month of the pay-date back-test (not a view: `{{known_until}}` is the snapshot's date).
+pub const BACKTEST: &str = include_str!("../sql/backtest.sql");
 /// One row per dispute with its resolution time.
 pub const DISPUTE_RESOLUTION: &str = include_str!("../sql/dispute_resolution.sql");
 /// Share of disputes resolved in time by type, department and owner.
@@ -41,6 +54,8 @@ pub const METRICS_SUMMARY: &str = include_str!("../sql/metrics_summary.sql");
 /// Views defined over every snapshot, in dependency order, with the tables and views each one reads. A view is
 /// defined only when all it reads exists (an old snapshot without `disputes` simply has no dispute views).
 pub const VIEWS: &[(&str, &str, &[&str])] = &[
+    // Stored in every snapshot (derived at its date); a view only when a session replays an earlier date.
+    ("open_items", OPEN_ITEMS, &["documents", "allocations", "fx_rates"]),
     ("unapplied", UNAPPLIED, &["allocations", "payments", "documents"]),
     ("ledger_months", LEDGER_MONTHS, &["documents"]),
     ("fx_daily", FX_DAILY, &["fx_rates"]),
@@ -50,12 +65,26 @@ pub const VIEWS: &[(&str, &str, &[&str])] = &[
     ("ageing", AGEING, &["open_items"]),
     ("ageing_by_issue_date", AGEING_BY_ISSUE_DATE, &["open_items"]),
     ("settled_documents", SETTLED_DOCUMENTS, &["documents", "allocations", "fx_daily"]),
-    ("customer_behaviour", CUSTOMER_BEHAVIOUR, &["customers", "settled_documents", "open_items"]),
     ("dispute_resolution", DISPUTE_RESOLUTION, &["disputes"]),
     ("dispute_sla", DISPUTE_SLA, &["dispute_resolution"]),
     ("promise_outcomes", PROMISE_OUTCOMES, &["promises", "documents", "allocations"]),
+    (
+        "customer_behaviour",
+        CUSTOMER_BEHAVIOUR,
+        &["customers", "documents", "settled_documents", "open_items", "disputes", "promise_outcomes", "fx_daily"],
+    ),
+    ("segments", SEGMENTS, &["customer_behaviour"]),
+    ("predicted_payments", PREDICTED_PAYMENTS, &["open_items", "settled_documents", "segments"]),
+    (
+        "work_queue",
+        WORK_QUEUE,
+        &["open_items", "segments", "customer_behaviour", "disputes", "promise_outcomes", "promises", "payment_reports"],
+    ),
     ("promise_metrics", PROMISE_METRICS, &["promise_outcomes", "fx_daily"]),
 ];
+
+/// Tables a snapshot stores already derived at its as-of date (see `SnapshotSession::open_replay`).
+pub const DERIVED_TABLES: &[&str] = &["open_items"];
 
 /// Parameters every snapshot query is rendered with.
 #[derive(Debug, Clone)]
@@ -66,13 +95,41 @@ pub struct SqlParams {
     pub buckets: AgeingBuckets,
     /// The reporting currency code.
     pub reporting_currency: String,
+    /// Segment rules and queue settings.
+    pub rules: Arc<SegmentRules>,
 }
 
 impl SqlParams {
+    /// Parameters with the built-in segment rules.
+    pub fn new(as_of: AsOf, buckets: AgeingBuckets, reporting_currency: String) -> Self {
+        Self { as_of, buckets, reporting_currency, rules: SegmentRules::builtin() }
+    }
+
+    /// The same parameters at another as-of date.
+    pub fn at(&self, as_of: AsOf) -> Self {
+        Self { as_of, ..self.clone() }
+    }
+
     /// Renders a template.
     pub fn render(&self, template: &str) -> String {
         let currency: String = self.reporting_currency.chars().filter(char::is_ascii_alphabetic).collect();
+        let d = self.as_of.date();
+        let date = |shifted: Option<chrono::NaiveDate>| format!("DATE '{}'", shifted.unwrap_or(d).format("%Y-%m-%d"));
+        let q = &self.rules.queue;
         template
+            .replace("{{window_start}}", &date(d.checked_sub_months(Months::new(12))))
+            .replace("{{trend_start}}", &date(d.checked_sub_months(Months::new(3))))
+            .replace("{{days_90_before}}", &date(d.checked_sub_days(Days::new(90))))
+            .replace("{{segment_case}}", &self.rules.segment_case())
+            .replace("{{segment_reason_case}}", &self.rules.segment_reason_case())
+            .replace("{{overlays}}", &self.rules.overlays_expr())
+            .replace("{{overlay_reasons}}", &self.rules.overlay_reasons_expr())
+            .replace("{{due_soon_days}}", &q.due_soon_days.to_string())
+            .replace("{{urgency_days}}", &q.urgency_days.to_string())
+            .replace("{{prior_weight}}", &format!("CAST({:?} AS DOUBLE)", q.prior_weight))
+            .replace("{{broken_promise_boost}}", &format!("CAST({:?} AS DOUBLE)", q.broken_promise_boost))
+            .replace("{{overlay_boost}}", &format!("CAST({:?} AS DOUBLE)", q.overlay_boost))
+            .replace("{{payment_report_hold_days}}", &q.payment_report_hold_days.to_string())
             .replace("{{as_of}}", &format!("DATE '{}'", self.as_of))
             .replace("{{bucket_case_dpd}}", &self.buckets.sql_case("days_past_due"))
             .replace("{{bucket_order_dpd}}", &self.buckets.sql_order_case("days_past_due"))

@@ -188,8 +188,21 @@ pub const PROMISES: &[ColumnSpec] = &[
     col("amount", Money, true, "amount promised on this document"),
 ];
 
+/// `payment_reports`: one row per document a customer says it has paid (the `reported_paid` outcome of seed 003;
+/// a report over several invoices has one row per invoice, sharing `report_id`). Written into every snapshot from
+/// the collections store; empty until the case workflow records reports.
+pub const PAYMENT_REPORTS: &[ColumnSpec] = &[
+    col("report_id", Text, true, "report key; shared by the rows of a report over several documents"),
+    col("document_id", Text, true, "document the customer says it paid"),
+    col("customer_id", Text, true, "customer who reported the payment"),
+    col("reported_date", Date, true, "day the customer reported it"),
+    col("paid_date", Date, false, "day the customer says it paid"),
+    col("reference", Text, false, "the customer's payment reference"),
+];
+
 /// The collection tables every snapshot carries, with their columns.
-pub const COLLECTION_TABLES: &[(&str, &[ColumnSpec])] = &[("disputes", DISPUTES), ("promises", PROMISES)];
+pub const COLLECTION_TABLES: &[(&str, &[ColumnSpec])] =
+    &[("disputes", DISPUTES), ("promises", PROMISES), ("payment_reports", PAYMENT_REPORTS)];
 
 /// Document kinds.
 pub const DOCUMENT_KINDS: &[&str] = &["invoice", "credit_note", "debit_note"];

@@ -208,11 +208,11 @@ pub fn read_manifest(dir: &Path) -> Result<SnapshotManifest, SnapshotError> {
 
 /// The SQL parameters a snapshot's views are rendered with.
 pub fn sql_params(manifest: &SnapshotManifest) -> SqlParams {
-    SqlParams {
-        as_of: manifest.as_of,
-        buckets: AgeingBuckets::new(manifest.bucket_edges.clone()).unwrap_or_default(),
-        reporting_currency: manifest.reporting_currency.clone(),
-    }
+    SqlParams::new(
+        manifest.as_of,
+        AgeingBuckets::new(manifest.bucket_edges.clone()).unwrap_or_default(),
+        manifest.reporting_currency.clone(),
+    )
 }
 
 /// Removes temporary directories left by snapshot builds that crashed (their process is gone).
@@ -265,11 +265,7 @@ pub async fn build(opts: &SnapshotOptions) -> Result<(SnapshotRef, SnapshotManif
     }
     failpoint("snapshot-after-copy");
 
-    let params = SqlParams {
-        as_of: opts.as_of,
-        buckets: opts.buckets.clone(),
-        reporting_currency: import.reporting_currency.clone(),
-    };
+    let params = SqlParams::new(opts.as_of, opts.buckets.clone(), import.reporting_currency.clone());
     let session = SnapshotSession::open(&tmp, params.clone())
         .await
         .map_err(|source| SnapshotError::Derive { table: "open_items", source })?;

@@ -1,18 +1,15 @@
 use std::io::Write;
-use std::path::Path;
 
 use anyhow::Context;
 use cobro_analytics::arrow::array::Array;
 use cobro_analytics::{SnapshotSession, cells, sql};
-use cobro_pipeline::snapshot;
 
+use super::{Ctx, Opened};
 use crate::cli::MetricsArgs;
 use crate::{Done, output};
 
-pub async fn run(data_dir: &Path, args: MetricsArgs) -> anyhow::Result<Done> {
-    let snap = snapshot::resolve(data_dir, args.as_of)?;
-    let manifest = snapshot::read_manifest(&snap.dir)?;
-    let session = SnapshotSession::open(&snap.dir, snapshot::sql_params(&manifest)).await?;
+pub async fn run(ctx: &Ctx, args: MetricsArgs) -> anyhow::Result<Done> {
+    let Opened { snap, manifest, session } = ctx.open(args.as_of).await?;
     let df = session.template(sql::METRICS_SUMMARY).await?;
     let schema = df.schema().inner().clone();
     let batches = df.collect().await.context("computing the KPI summary")?;

@@ -1,17 +1,17 @@
 use std::io::Write;
-use std::path::Path;
 
 use anyhow::Context;
 use cobro_analytics::SnapshotSession;
 use cobro_pipeline::snapshot;
 
+use super::Ctx;
 use crate::cli::SqlArgs;
 use crate::{Done, output};
 
-pub async fn run(data_dir: &Path, args: SqlArgs) -> anyhow::Result<Done> {
-    let snap = snapshot::resolve(data_dir, args.as_of)?;
+pub async fn run(ctx: &Ctx, args: SqlArgs) -> anyhow::Result<Done> {
+    let snap = snapshot::resolve(&ctx.data_dir, args.as_of)?;
     let manifest = snapshot::read_manifest(&snap.dir)?;
-    let mut params = snapshot::sql_params(&manifest);
+    let mut params = ctx.params(&manifest)?;
     if let Some(buckets) = args.buckets {
         params.buckets = buckets;
     }
