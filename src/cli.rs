@@ -69,6 +69,20 @@ pub enum Command {
     /// predictions and the "pays on the due date" baseline with what happened.
     #[command(after_help = "Examples:\n  cobro backtest --from 2012-06 --to 2013-06\n  cobro backtest --from 2024-01 --to 2024-10 --format json")]
     Backtest(BacktestArgs),
+    /// List the views defined over a snapshot, or print one view's SQL as rendered for it (the as-of date, bucket
+    /// edges and segment rules filled in): the exact definition behind every number.
+    #[command(after_help = "Examples:\n  cobro views\n  cobro views segments\n  cobro --segments my-rules.toml views work_queue")]
+    Views(ViewsArgs),
+}
+
+/// `cobro views`.
+#[derive(Debug, Args)]
+pub struct ViewsArgs {
+    /// Snapshot date; defaults to the latest snapshot.
+    #[arg(long)]
+    pub as_of: Option<AsOf>,
+    /// A view's name: print its SQL.
+    pub name: Option<String>,
 }
 
 /// `cobro segments`.

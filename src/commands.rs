@@ -9,6 +9,7 @@ mod queue;
 mod segments;
 mod snapshot;
 mod sql;
+mod views;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -79,5 +80,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<Done> {
         },
         Command::Queue(args) => queue::run(&ctx, args).await,
         Command::Backtest(args) => backtest::run(&ctx, args).await,
+        Command::Views(args) => views::run(&ctx, args).await,
     }
 }
