@@ -12,7 +12,8 @@
 --             × {{overlay_boost}} if an overlay (e.g. critical) is raised; rounded to 2 decimals.
 -- Order (queue_rank): customers with actionable debt first, by score, then oldest days past due, actionable
 -- balance, and customer_id, so ties always break the same way; then customers whose open items are all blocked,
--- by blocked balance and customer_id.
+-- by blocked balance and customer_id. Customers whose open items are neither actionable nor blocked (nothing due
+-- within {{due_soon_days}} days) are not in the queue.
 WITH disputed AS (
     SELECT document_id, MIN(dispute_id) AS dispute_id, MIN(department) AS department, MIN(deadline_date) AS deadline
     FROM disputes
@@ -91,6 +92,7 @@ ranked AS (
            round(CAST(actionable_balance_rc AS DOUBLE) * p_late * urgency * boost, 2) AS priority_score,
            CASE WHEN actionable_balance_rc > 0 THEN 1 ELSE 2 END AS tier
     FROM scored
+    WHERE actionable_balance_rc > 0 OR blocked_balance_rc > 0
 )
 SELECT CAST(ROW_NUMBER() OVER (ORDER BY tier, priority_score DESC, COALESCE(actionable_days_past_due, -2147483648) DESC,
                                         actionable_balance_rc DESC, blocked_balance_rc DESC, customer_id) AS BIGINT)
