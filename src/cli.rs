@@ -67,11 +67,15 @@ pub enum Command {
     Queue(QueueArgs),
     /// Back-test the predicted pay dates: replay month ends with only what was known then, and compare the
     /// predictions and the "pays on the due date" baseline with what happened.
-    #[command(after_help = "Examples:\n  cobro backtest --from 2012-06 --to 2013-06\n  cobro backtest --from 2024-01 --to 2024-10 --format json")]
+    #[command(
+        after_help = "Examples:\n  cobro backtest --from 2012-06 --to 2013-06\n  cobro backtest --from 2024-01 --to 2024-10 --format json"
+    )]
     Backtest(BacktestArgs),
     /// List the views defined over a snapshot, or print one view's SQL as rendered for it (the as-of date, bucket
     /// edges and segment rules filled in): the exact definition behind every number.
-    #[command(after_help = "Examples:\n  cobro views\n  cobro views segments\n  cobro --segments my-rules.toml views work_queue")]
+    #[command(
+        after_help = "Examples:\n  cobro views\n  cobro views segments\n  cobro --segments my-rules.toml views work_queue"
+    )]
     Views(ViewsArgs),
 }
 

@@ -10,6 +10,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_cobro");
 
 #[path = "cli/metrics.rs"]
 mod metrics;
+#[path = "cli/risk.rs"]
+mod risk;
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -82,9 +82,10 @@ pub async fn run(dir: &Path, params: &SqlParams, months: &[NaiveDate]) -> Result
         let month = format!("month={}", month_end.format("%Y-%m"));
         for batch in &batches {
             let col = |name: &str| {
-                batch.column_by_name(name).cloned().ok_or_else(|| QueryError::Plan {
-                    message: format!("the back-test query has no column {name}"),
-                })
+                batch
+                    .column_by_name(name)
+                    .cloned()
+                    .ok_or_else(|| QueryError::Plan { message: format!("the back-test query has no column {name}") })
             };
             let segment = cells::strings(&col("segment")?)?;
             let source = cells::strings(&col("offset_source")?)?;
@@ -171,7 +172,8 @@ pub fn to_batch(rows: &[ScopeResult]) -> Result<(SchemaRef, RecordBatch), QueryE
         Arc::new(Float64Array::from_iter(rows.iter().map(|r| r.baseline_median))),
         Arc::new(Float64Array::from_iter(rows.iter().map(improvement))),
     ];
-    let batch = RecordBatch::try_new(schema.clone(), columns).map_err(|e| QueryError::Plan { message: e.to_string() })?;
+    let batch =
+        RecordBatch::try_new(schema.clone(), columns).map_err(|e| QueryError::Plan { message: e.to_string() })?;
     Ok((schema, batch))
 }
 
@@ -186,6 +188,9 @@ mod tests {
         assert_eq!(median(&mut []), None);
         assert_eq!(mean(&[1, 2]), Some(1.5));
         let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_default();
-        assert_eq!(month_ends(d("2024-01-01"), d("2024-03-31")), vec![d("2024-01-31"), d("2024-02-29"), d("2024-03-31")]);
+        assert_eq!(
+            month_ends(d("2024-01-01"), d("2024-03-31")),
+            vec![d("2024-01-31"), d("2024-02-29"), d("2024-03-31")]
+        );
     }
 }

@@ -5,10 +5,10 @@
 //! Must not depend on axum. Other crates reach Arrow, Parquet and DataFusion through the re-exports below, so
 //! that their versions cannot drift.
 
+pub mod backtest;
 pub mod cells;
 pub mod error;
 pub mod schema;
-pub mod backtest;
 pub mod segments;
 pub mod session;
 pub mod sql;

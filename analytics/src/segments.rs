@@ -198,8 +198,8 @@ impl SegmentRules {
     /// Reads and validates a rules file.
     pub fn load(path: &Path) -> Result<SegmentRules, RulesError> {
         let shown = path.display().to_string();
-        let text =
-            std::fs::read_to_string(path).map_err(|e| RulesError::Read { path: shown.clone(), message: e.to_string() })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| RulesError::Read { path: shown.clone(), message: e.to_string() })?;
         Self::parse(&text, &shown)
     }
 
@@ -236,7 +236,11 @@ impl SegmentRules {
                     let known: Vec<&str> = FIELDS.iter().map(|(f, _)| *f).collect();
                     return Err(invalid(
                         label,
-                        format!("field `{}` is not a customer_behaviour field; use one of: {}", c.field, known.join(", ")),
+                        format!(
+                            "field `{}` is not a customer_behaviour field; use one of: {}",
+                            c.field,
+                            known.join(", ")
+                        ),
                     ));
                 }
                 if !c.value.is_finite() {
@@ -264,9 +268,7 @@ impl SegmentRules {
         if let Some((field, _)) = queue_checks.iter().find(|(_, ok)| !ok) {
             return Err(invalid(
                 "[queue]".into(),
-                format!(
-                    "`{field}` is out of range: days are ≥ 0 (urgency_days > 0), prior_weight ≥ 0, boosts ≥ 1"
-                ),
+                format!("`{field}` is out of range: days are ≥ 0 (urgency_days > 0), prior_weight ≥ 0, boosts ≥ 1"),
             ));
         }
         Ok(SegmentRules { segments: file.segment, overlays: file.overlay, queue: file.queue, source: path.to_owned() })
@@ -341,7 +343,12 @@ impl SegmentRules {
             .map(|o| {
                 let held: Vec<String> =
                     o.any.iter().map(|c| format!("CASE WHEN {} THEN {} END", condition(c), explain(c))).collect();
-                format!("CASE WHEN {} THEN concat('{}: ', concat_ws(', ', {})) END", any_of(&o.any), o.name, held.join(", "))
+                format!(
+                    "CASE WHEN {} THEN concat('{}: ', concat_ws(', ', {})) END",
+                    any_of(&o.any),
+                    o.name,
+                    held.join(", ")
+                )
             })
             .collect();
         format!("concat_ws('; ', {})", parts.join(", "))

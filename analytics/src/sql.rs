@@ -78,7 +78,15 @@ pub const VIEWS: &[(&str, &str, &[&str])] = &[
     (
         "work_queue",
         WORK_QUEUE,
-        &["open_items", "segments", "customer_behaviour", "disputes", "promise_outcomes", "promises", "payment_reports"],
+        &[
+            "open_items",
+            "segments",
+            "customer_behaviour",
+            "disputes",
+            "promise_outcomes",
+            "promises",
+            "payment_reports",
+        ],
     ),
     ("promise_metrics", PROMISE_METRICS, &["promise_outcomes", "fx_daily"]),
 ];

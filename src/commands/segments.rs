@@ -44,10 +44,8 @@ pub async fn diff(ctx: &Ctx, args: SegmentsDiffArgs) -> anyhow::Result<Done> {
         anyhow::bail!("--from {} must be before --to {}", args.from, args.to);
     }
     let before = ctx.open(Some(args.from)).await?;
-    let df = before
-        .session
-        .sql("SELECT customer_id, segment, overlays, effective_segment, reasons FROM segments")
-        .await?;
+    let df =
+        before.session.sql("SELECT customer_id, segment, overlays, effective_segment, reasons FROM segments").await?;
     let schema = df.schema().inner().clone();
     let batches = df.collect().await?;
     let Opened { mut session, .. } = ctx.open(Some(args.to)).await?;
