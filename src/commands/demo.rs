@@ -50,8 +50,26 @@ pub async fn run(data_dir: &Path, args: DemoArgs) -> anyhow::Result<Done> {
     let batches = df.collect().await?;
     output::write(&batches, schema, Format::Table, &mut std::io::stdout())?;
 
+    out!("\n== 5. segments and the top of the collectors' work queue (rules: data/strategies/segments.toml)")?;
+    output::query(
+        &session,
+        "SELECT effective_segment AS segment, COUNT(*) AS customers, CAST(SUM(open_balance_rc) AS DECIMAL(20, 2)) AS open_balance \
+         FROM segments GROUP BY effective_segment ORDER BY customers DESC, segment",
+        Format::Table,
+    )
+    .await?;
+    output::query(
+        &session,
+        "SELECT queue_rank AS rank, customer_id, effective_segment AS segment, \
+                CAST(actionable_balance_rc AS DECIMAL(20, 2)) AS actionable, oldest_days_past_due AS oldest_dpd, \
+                next_step, priority_score AS score \
+         FROM work_queue ORDER BY queue_rank LIMIT 5",
+        Format::Table,
+    )
+    .await?;
+
     out!(
-        "\nNext:\n  cobro --data-dir {dir} metrics --as-of {as_of}\n  cobro --data-dir {dir} sql \"SELECT * FROM ar_monthly ORDER BY month\"\n  cobro --data-dir {dir} sql \"SELECT * FROM open_items ORDER BY days_past_due DESC LIMIT 10\"",
+        "\nNext:\n  cobro --data-dir {dir} queue --as-of {as_of}\n  cobro --data-dir {dir} segments --as-of {as_of}\n  cobro --data-dir {dir} metrics --as-of {as_of}\n  cobro --data-dir {dir} sql \"SELECT * FROM ar_monthly ORDER BY month\"\n  cobro --data-dir {dir} sql \"SELECT * FROM open_items ORDER BY days_past_due DESC LIMIT 10\"",
         dir = data_dir.display(),
         as_of = args.as_of
     )?;
