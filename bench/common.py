@@ -351,3 +351,69 @@ def median(values: Sequence[float]) -> float:
     s = sorted(values)
     n = len(s)
     return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
+
+
+# --------------------------------------------------------------------------------------------------------------
+# DuckDB running cobro's own SQL: the views as `cobro views NAME` renders them, with the few dialect shims needed.
+
+# DuckDB computes the daily rate table with an ASOF join (it cannot cast a date to an integer for `range`).
+DUCKDB_FX_DAILY = """
+WITH bounds AS (
+    SELECT currency, MIN(date) AS first_day FROM fx_rates WHERE date <= {as_of} GROUP BY currency
+),
+days AS (
+    SELECT currency, CAST(unnest(generate_series(first_day, {as_of}, INTERVAL 1 DAY)) AS DATE) AS day FROM bounds
+)
+SELECT d.day AS date, d.currency, r.rate_to_reporting, r.date AS rate_date
+FROM days d ASOF JOIN fx_rates r ON r.currency = d.currency AND d.day >= r.date
+"""
+
+
+def render_views(cobro: Path, data: Path, as_of: str, names: Sequence[str]) -> dict[str, str]:
+    """Each view's SQL exactly as cobro runs it for the snapshot (`cobro views NAME`), comments stripped."""
+    import re
+
+    out = {}
+    for name in names:
+        r = subprocess.run([str(cobro), "views", "--data-dir", str(data), "--as-of", as_of, name],
+                           check=True, capture_output=True, text=True)
+        out[name] = re.sub(r"^\s*--.*$", "", r.stdout, flags=re.M)
+    return out
+
+
+def duckdb_shim(sql: str) -> str:
+    """DataFusion → DuckDB: `to_char` is `strftime`; `/` on integers is `//`; DuckDB adds days to a date directly
+    (`CAST(CAST(d AS INT) + n AS DATE)` → `(d + n)`)."""
+    import re
+
+    sql = sql.replace("to_char(", "strftime(").replace("month_idx / 12", "month_idx // 12")
+    return re.sub(r"CAST\(CAST\(([^()]+?) AS INT\) ([+-]) ([^()]+?) AS DATE\)", r"(\1 \2 \3)", sql)
+
+
+def duckdb_session(snap: Path, tables: Sequence[str]):
+    """A DuckDB connection with the snapshot's tables as views and cobro's scalar functions as macros."""
+    import duckdb
+
+    con = duckdb.connect()
+    for t in tables:
+        con.execute(f"CREATE VIEW {t} AS SELECT * FROM read_parquet({sql_str(snap / f'{t}.parquet')})")
+    # DuckDB types DECIMAL(18,4) × DECIMAL(18,10) as DECIMAL(18,14), which overflows; DataFusion widens to 37 digits.
+    con.execute(
+        f"CREATE OR REPLACE VIEW fx_rates AS SELECT date, currency, CAST(rate_to_reporting AS DECIMAL(38, 10)) AS "
+        f"rate_to_reporting FROM read_parquet({sql_str(snap / 'fx_rates.parquet')})"
+    )
+    con.execute("CREATE MACRO month_index(d) AS (year(d) * 12 + month(d) - 1)")
+    con.execute(
+        """CREATE MACRO round_half_even(x, p) AS (
+             CASE WHEN abs(x * 100 - trunc(x * 100)) = 0.5
+                  THEN (trunc(x * 100) + CASE WHEN trunc(x * 100) % 2 = 0 THEN 0 ELSE sign(x) END) / 100
+                  ELSE round(x, 2) END)"""
+    )
+    return con
+
+
+def duckdb_define_views(con, views: Mapping[str, str], as_of: str) -> None:
+    """Creates cobro's views in order (fx_daily replaced by DUCKDB_FX_DAILY)."""
+    for name, sql in views.items():
+        text = DUCKDB_FX_DAILY.format(as_of=f"DATE '{as_of}'") if name == "fx_daily" else duckdb_shim(sql)
+        con.execute(f"CREATE VIEW {name} AS {text}")

@@ -6,7 +6,7 @@ data) and `customer_behaviour` (days late per customer). Each contender reads th
 
 - cobro: `cobro sql --format parquet --out F "SELECT * FROM <view>"`, one process per view (the views are
   analytics/sql/*.sql);
-- DuckDB: the *same SQL files*, rendered the same way, with shims: rates widened to DECIMAL(38, 10), `//` for integer division, the
+- DuckDB: the *same SQL*, as `cobro views NAME` renders it for the snapshot, with shims (bench/common.py): rates widened to DECIMAL(38, 10), `//` for integer division, the
   `countback_dso` function in Python, `month_index` and `round_half_even` as
   macros, `fx_daily` with an ASOF join (DuckDB cannot cast a date to an integer), and `strftime` for `to_char`;
 - Polars: an independent implementation of the same definitions with the lazy API (docs/metrics.md), with the
@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import re
 import shutil
 import sys
 from decimal import Decimal
@@ -41,15 +40,18 @@ from common import (  # noqa: E402
     markdown_table,
     python_child_argv,
     run_child,
+    duckdb_define_views,
+    duckdb_session,
+    render_views,
     sql_str,
 )
 
 VIEWS = ["ageing", "ar_monthly", "customer_behaviour"]
 TABLES = ["customers", "documents", "payments", "allocations", "fx_rates", "open_items", "disputes", "promises"]
-# The views the pack needs, in dependency order (as in analytics/src/sql.rs).
+# The views the pack needs, in dependency order (as in analytics/src/sql.rs), rendered by `cobro views`.
 SQL_FILES = [
     "ledger_months", "fx_daily", "ar_document_months", "ar_monthly_by_currency", "ar_monthly", "ageing",
-    "settled_documents", "customer_behaviour",
+    "settled_documents", "promise_outcomes", "customer_behaviour",
 ]
 BUCKET_EDGES = [30, 60, 90, 120]
 KEYS = {"ageing": ["customer_id", "bucket", "currency"], "ar_monthly": ["month"], "customer_behaviour": ["customer_id"]}
@@ -70,46 +72,6 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-# --------------------------------------------------------------------------------------------------------------
-# Rendering cobro's SQL (the same substitutions as analytics/src/sql.rs)
-
-def bucket_case(expr: str) -> str:
-    labels = ["current"] + [f"{lo}-{hi}" for lo, hi in zip([1] + [e + 1 for e in BUCKET_EDGES[:-1]], BUCKET_EDGES)]
-    labels.append(f"{BUCKET_EDGES[-1]}+")
-    sql = f"CASE WHEN {expr} <= 0 THEN 'current'"
-    for edge, label in zip(BUCKET_EDGES, labels[1:]):
-        sql += f" WHEN {expr} <= {edge} THEN '{label}'"
-    return sql + f" ELSE '{labels[-1]}' END"
-
-
-def bucket_order(expr: str) -> str:
-    sql = f"CASE WHEN {expr} <= 0 THEN 0"
-    for i, edge in enumerate(BUCKET_EDGES):
-        sql += f" WHEN {expr} <= {edge} THEN {i + 1}"
-    return sql + f" ELSE {len(BUCKET_EDGES) + 1} END"
-
-
-def render(template: str, as_of: str, rc: str) -> str:
-    return (
-        template.replace("{{as_of}}", f"DATE '{as_of}'")
-        .replace("{{bucket_case_dpd}}", bucket_case("days_past_due"))
-        .replace("{{bucket_order_dpd}}", bucket_order("days_past_due"))
-        .replace("{{reporting_currency}}", f"'{rc}'")
-    )
-
-
-DUCKDB_FX_DAILY = """
-WITH bounds AS (
-    SELECT currency, MIN(date) AS first_day FROM fx_rates WHERE date <= {{as_of}} GROUP BY currency
-),
-days AS (
-    SELECT currency, CAST(unnest(generate_series(first_day, {{as_of}}, INTERVAL 1 DAY)) AS DATE) AS day FROM bounds
-)
-SELECT d.day AS date, d.currency, r.rate_to_reporting, r.date AS rate_date
-FROM days d ASOF JOIN fx_rates r ON r.currency = d.currency AND d.day >= r.date
-"""
-
-
 def countback_dso(ar, sales, days):
     """cobro's `countback_dso` UDF for DuckDB, written again in Python: walk back from the last month, take whole
     months while what is left of AR covers their sales, then the covered fraction of the next."""
@@ -128,36 +90,17 @@ def countback_dso(ar, sales, days):
     return total
 
 
-def duckdb_child(snap: Path, as_of: str, rc: str, out: Path) -> dict:
+def duckdb_child(snap: Path, as_of: str, rc: str, out: Path, views_json: Path) -> dict:
     import duckdb
 
-    con = duckdb.connect()
-    for t in TABLES:
-        con.execute(f"CREATE VIEW {t} AS SELECT * FROM read_parquet({sql_str(snap / f'{t}.parquet')})")
-    # DuckDB types DECIMAL(18,4) × DECIMAL(18,10) as DECIMAL(18,14), which overflows; DataFusion widens to 37 digits.
-    con.execute(
-        f"CREATE OR REPLACE VIEW fx_rates AS SELECT date, currency, CAST(rate_to_reporting AS DECIMAL(38, 10)) AS "
-        f"rate_to_reporting FROM read_parquet({sql_str(snap / 'fx_rates.parquet')})"
-    )
-    con.execute("CREATE MACRO month_index(d) AS (year(d) * 12 + month(d) - 1)")
-    con.execute(
-        """CREATE MACRO round_half_even(x, p) AS (
-             CASE WHEN abs(x * 100 - trunc(x * 100)) = 0.5
-                  THEN (trunc(x * 100) + CASE WHEN trunc(x * 100) % 2 = 0 THEN 0 ELSE sign(x) END) / 100
-                  ELSE round(x, 2) END)"""
-    )
+    con = duckdb_session(snap, TABLES)
     con.create_function(
         "countback_dso",
         countback_dso,
         [duckdb.decimal_type(28, 4), duckdb.list_type(duckdb.decimal_type(28, 4)), duckdb.list_type(duckdb.sqltype("INTEGER"))],
         duckdb.sqltype("DOUBLE"),
     )
-    for name in SQL_FILES:
-        text = DUCKDB_FX_DAILY if name == "fx_daily" else (REPO / "analytics/sql" / f"{name}.sql").read_text()
-        # DuckDB's `/` on integers is float division; DataFusion's (and the SQL standard's) is integer division.
-        sql = render(text, as_of, rc).replace("to_char(", "strftime(").replace("month_idx / 12", "month_idx // 12")
-        sql = re.sub(r"^\s*--.*$", "", sql, flags=re.M)
-        con.execute(f"CREATE VIEW {name} AS {sql}")
+    duckdb_define_views(con, json.loads(views_json.read_text()), as_of)
     for view in VIEWS:
         con.execute(f"COPY (SELECT * FROM {view}) TO {sql_str(out / f'{view}.parquet')} (FORMAT parquet)")
     return {}
@@ -166,7 +109,7 @@ def duckdb_child(snap: Path, as_of: str, rc: str, out: Path) -> dict:
 # --------------------------------------------------------------------------------------------------------------
 # Polars: the same definitions, written independently
 
-def polars_child(snap: Path, as_of: str, rc: str, out: Path) -> dict:
+def polars_child(snap: Path, as_of: str, rc: str, out: Path, views_json: Path) -> dict:
     import polars as pl
 
     a = dt.date.fromisoformat(as_of)
@@ -326,6 +269,10 @@ def polars_child(snap: Path, as_of: str, rc: str, out: Path) -> dict:
         )
     )
     settled = with_rate(settled, "issue_date").with_columns(amount_rc=to_rc("amount"))
+    # customer_behaviour covers the trailing 12 months: settled in (as_of − 12 months, as_of].
+    as_of_date = dt.date.fromisoformat(as_of)
+    window_start = as_of_date.replace(year=as_of_date.year - 1)  # as_of is a month end not in February here
+    settled = settled.filter(pl.col("settled") > pl.lit(window_start))
     per_customer = (
         settled.with_columns(w=pl.col("amount_rc").cast(pl.Float64))
         .group_by("customer_id")
@@ -345,8 +292,8 @@ def polars_child(snap: Path, as_of: str, rc: str, out: Path) -> dict:
 
 
 def child_main(argv: list[str]) -> int:
-    engine, snap, as_of, rc, out = argv
-    {"duckdb": duckdb_child, "polars": polars_child}[engine](Path(snap), as_of, rc, Path(out))
+    engine, snap, as_of, rc, out, views_json = argv
+    {"duckdb": duckdb_child, "polars": polars_child}[engine](Path(snap), as_of, rc, Path(out), Path(views_json))
     print(json.dumps({"ok": True}))
     return 0
 
@@ -465,12 +412,14 @@ def main(argv: list[str] | None = None) -> int:
         for d in outs.values():
             shutil.rmtree(d, ignore_errors=True)
             d.mkdir(parents=True)
+        views_json = args.work / f"metrics-{n}-views.json"
+        views_json.write_text(json.dumps(render_views(cobro, data, as_of, SQL_FILES)))
         timings = {}
         log(f"[{n}] cobro")
         timings["cobro"] = run_cobro(cobro, data, as_of, outs["cobro"])
         for engine in ["duckdb", "polars"]:
             log(f"[{n}] {engine}")
-            r = run_child(python_child_argv(__file__, "child", engine, snap, as_of, rc, outs[engine]))
+            r = run_child(python_child_argv(__file__, "child", engine, snap, as_of, rc, outs[engine], views_json))
             timings[engine] = (r.seconds if r.ok else None, r.peak_rss_mib, "" if r.ok else f"exit {r.returncode}")
         done = {name: path for name, path in outs.items() if timings[name][0] is not None}
         if "cobro" in done and len(done) > 1:
