@@ -1,11 +1,14 @@
 //! A DataFusion session over one snapshot directory: every `<table>.parquet` in it is a table, and the derived
 //! views are defined on top at the snapshot's as-of date.
 
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::dataframe::DataFrame;
 use datafusion::execution::SendableRecordBatchStream;
+use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 
@@ -103,8 +106,12 @@ impl SnapshotSession {
                 // Bounded memory: sorts and aggregates spill to disk, and joins become sort-merge joins, which
                 // spill too (hash join build sides cannot).
                 config = config.set_bool("datafusion.optimizer.prefer_hash_join", false);
+                // A fair pool: every spilling operator (sorts, aggregates, sort-merge joins) gets an equal share
+                // and spills at it. The greedy pool let the first consumers take it all, and a later sort then
+                // failed to reserve room to merge its spills (seen on the 10M segments benchmark, intermittently).
+                let pool = TrackConsumersPool::new(FairSpillPool::new(bytes), NonZeroUsize::MIN.saturating_add(4));
                 let runtime = RuntimeEnvBuilder::new()
-                    .with_memory_limit(bytes, 1.0)
+                    .with_memory_pool(Arc::new(pool))
                     .build_arc()
                     .map_err(|source| QueryError::OpenSnapshot { path: dir.display().to_string(), source })?;
                 SessionContext::new_with_config_rt(config, runtime)
@@ -176,7 +183,7 @@ impl SnapshotSession {
     ) -> Result<(), QueryError> {
         let table = datafusion::datasource::MemTable::try_new(schema, vec![batches])
             .map_err(|source| QueryError::Execute { source })?;
-        self.ctx.register_table(name, std::sync::Arc::new(table)).map_err(|source| QueryError::Execute { source })?;
+        self.ctx.register_table(name, Arc::new(table)).map_err(|source| QueryError::Execute { source })?;
         self.names.push(name.to_owned());
         Ok(())
     }
