@@ -23,17 +23,12 @@ WITH paid AS (
     WHERE settled_by <> 'credit_note' AND settled_date > {{window_start}}
 ),
 ranked AS (
-    SELECT customer_id, days_late,
+    -- p90 by nearest rank: the ceil(0.9 × n)-th smallest days late, found in the same pass as the other figures
+    -- (a second read of `paid` would compute settled_documents again).
+    SELECT *,
            ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY days_late, document_id) AS rn,
            COUNT(*) OVER (PARTITION BY customer_id) AS n
     FROM paid
-),
-p90 AS (
-    -- nearest rank: the ceil(0.9 × n)-th smallest
-    SELECT customer_id, MIN(days_late) AS p90_days_late
-    FROM ranked
-    WHERE rn * 10 >= n * 9
-    GROUP BY customer_id
 ),
 per AS (
     SELECT customer_id,
@@ -50,8 +45,9 @@ per AS (
            MAX(settled_date) AS last_settled_date,
            AVG(CASE WHEN recent THEN CAST(days_late AS DOUBLE) END) AS avg_days_late_3m,
            AVG(CASE WHEN NOT recent THEN CAST(days_late AS DOUBLE) END) AS avg_days_late_prev_9m,
-           CAST(SUM(CASE WHEN recent THEN 1 ELSE 0 END) AS BIGINT) AS settled_count_3m
-    FROM paid
+           CAST(SUM(CASE WHEN recent THEN 1 ELSE 0 END) AS BIGINT) AS settled_count_3m,
+           MIN(CASE WHEN rn * 10 >= n * 9 THEN days_late END) AS p90_days_late
+    FROM ranked
     GROUP BY customer_id
 ),
 disputed_docs AS (
@@ -103,7 +99,7 @@ SELECT c.customer_id, c.name, c.currency, c.collector_id, c.account_group, COALE
        CASE WHEN p.weight > 0 THEN p.weighted_settle / p.weight END AS weighted_days_to_settle,
        p.avg_days_late,
        CASE WHEN p.weight > 0 THEN p.weighted_late / p.weight END AS wadl,
-       q.p90_days_late,
+       p.p90_days_late,
        p.max_days_late,
        p.last_settled_date,
        COALESCE(p.settled_count_3m, 0) AS settled_count_3m,
@@ -131,7 +127,6 @@ SELECT c.customer_id, c.name, c.currency, c.collector_id, c.account_group, COALE
             THEN CAST(COALESCE(o.open_balance_rc, 0) AS DOUBLE) / CAST(l.credit_limit_rc AS DOUBLE) END AS exposure_ratio
 FROM customers c
 LEFT JOIN per p ON p.customer_id = c.customer_id
-LEFT JOIN p90 q ON q.customer_id = c.customer_id
 LEFT JOIN issued i ON i.customer_id = c.customer_id
 LEFT JOIN broken b ON b.customer_id = c.customer_id
 LEFT JOIN owed o ON o.customer_id = c.customer_id

@@ -18,6 +18,6 @@ SELECT customer_id, name, collector_id, account_group, vip,
        CASE WHEN overlays = '' THEN segment ELSE split_part(overlays, ',', 1) END AS effective_segment,
        CASE WHEN overlay_reasons = '' THEN segment_reason ELSE concat(segment_reason, '; ', overlay_reasons) END
            AS reasons,
-       settled_count, share_paid_late, wadl, p90_days_late, trend, dispute_share, broken_promises_90d,
-       open_balance_rc, past_due_balance_rc, oldest_days_past_due, exposure_ratio
+       settled_count, paid_late_count, share_paid_late, wadl, p90_days_late, trend, dispute_share,
+       broken_promises_90d, last_broken_after, open_balance_rc, past_due_balance_rc, oldest_days_past_due, exposure_ratio
 FROM b

@@ -67,24 +67,25 @@ per AS (
     FROM items
     GROUP BY customer_id
 ),
-portfolio AS (
-    SELECT COALESCE(CAST(SUM(paid_late_count) AS DOUBLE) / CAST(NULLIF(SUM(settled_count), 0) AS DOUBLE), 0.5)
-               AS share_paid_late
-    FROM customer_behaviour
+customers_seg AS (
+    -- The portfolio's share paid late as a window over every customer, so that segments (and the
+    -- customer_behaviour under it) is computed once for the whole query.
+    SELECT s.*,
+           COALESCE(CAST(SUM(paid_late_count) OVER () AS DOUBLE) / CAST(NULLIF(SUM(settled_count) OVER (), 0) AS DOUBLE), 0.5)
+               AS portfolio_share_paid_late
+    FROM segments s
 ),
 scored AS (
     SELECT x.*, s.segment, s.overlays, s.effective_segment, s.reasons AS segment_reasons, s.vip, s.collector_id,
-           s.name, b.settled_count, b.paid_late_count, b.broken_promises_90d, b.last_broken_after,
+           s.name, s.settled_count, s.paid_late_count, s.broken_promises_90d, s.last_broken_after,
            CAST(x.overdue_balance_rc + x.due_soon_balance_rc AS DECIMAL(28, 4)) AS actionable_balance_rc,
-           COALESCE((CAST(b.paid_late_count AS DOUBLE) + {{prior_weight}} * f.share_paid_late)
-                    / NULLIF(CAST(b.settled_count AS DOUBLE) + {{prior_weight}}, 0), f.share_paid_late) AS p_late,
+           COALESCE((CAST(s.paid_late_count AS DOUBLE) + {{prior_weight}} * s.portfolio_share_paid_late)
+                    / NULLIF(CAST(s.settled_count AS DOUBLE) + {{prior_weight}}, 0), s.portfolio_share_paid_late) AS p_late,
            1.0 + CAST(GREATEST(COALESCE(x.actionable_days_past_due, 0), 0) AS DOUBLE) / {{urgency_days}} AS urgency,
-           CASE WHEN b.broken_promises_90d > 0 THEN {{broken_promise_boost}} ELSE 1.0 END
+           CASE WHEN s.broken_promises_90d > 0 THEN {{broken_promise_boost}} ELSE 1.0 END
                * CASE WHEN s.overlays <> '' THEN {{overlay_boost}} ELSE 1.0 END AS boost
     FROM per x
-    JOIN segments s ON s.customer_id = x.customer_id
-    JOIN customer_behaviour b ON b.customer_id = x.customer_id
-    CROSS JOIN portfolio f
+    JOIN customers_seg s ON s.customer_id = x.customer_id
     WHERE x.open_balance_rc > 0
 ),
 ranked AS (
