@@ -417,3 +417,54 @@ def duckdb_define_views(con, views: Mapping[str, str], as_of: str) -> None:
     for name, sql in views.items():
         text = DUCKDB_FX_DAILY.format(as_of=f"DATE '{as_of}'") if name == "fx_daily" else duckdb_shim(sql)
         con.execute(f"CREATE VIEW {name} AS {text}")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Races: one process per view, summed; the ratio table every benchmark prints.
+
+def time_views(label: str, views: Sequence[str], argv_for) -> tuple[float | None, float, str]:
+    """Runs `argv_for(view)` for each view as its own child: the sum of their times (None if one failed), the
+    highest peak RSS, and what failed."""
+    seconds, peak, failed = 0.0, 0.0, []
+    for view in views:
+        r = run_child(argv_for(view))
+        peak = max(peak, r.peak_rss_mib)
+        print(f"  {label} {view}: {r.seconds:.2f} s, {r.peak_rss_mib:.0f} MiB" + ("" if r.ok else f", FAILED ({r.returncode})"),
+              file=sys.stderr, flush=True)
+        if r.ok:
+            seconds += r.seconds
+        else:
+            failed.append(f"{view} (exit {r.returncode})")
+    return (None if failed else seconds), peak, ", ".join(failed)
+
+
+def cobro_sql_argv(cobro: Path, data: Path, as_of: str, out: Path):
+    """`argv_for` of cobro: `cobro sql --format parquet --out OUT/<view>.parquet "SELECT * FROM <view>"`."""
+    return lambda view: [cobro, "sql", "--data-dir", data, "--as-of", as_of, "--format", "parquet",
+                         "--out", out / f"{view}.parquet", f"SELECT * FROM {view}"]
+
+
+def race_rows(n: int, timings: Mapping[str, tuple[float | None, float, str]], failures: list[str]) -> list[list[str]]:
+    """Table rows for one size, each contender's time as a ratio to DuckDB's; a failed contender is also added to
+    `failures`."""
+    rows = []
+    duck = timings["duckdb"][0]
+    for name, (sec, rss, why) in timings.items():
+        if why:
+            failures.append(f"[{n}] {name} failed: {why}")
+        ratio = sec / duck if sec is not None and duck else None
+        rows.append([f"{n:,}", name, fmt_seconds(sec) if sec is not None else f"failed: {why}", fmt_ratio(ratio), fmt_mib(rss)])
+    return rows
+
+
+def report_race(rows: list[list[str]], seconds_header: str, failures: list[str], agreement: str) -> int:
+    """Prints the table, the machine and the disagreements; the exit code (1 if any)."""
+    print(markdown_table(["invoices", "contender", seconds_header, "ratio to DuckDB", "peak RSS MiB"], rows, align="llrrr"))
+    print(f"\nmachine: {json.dumps(machine_info())}")
+    if failures:
+        print(f"\n{len(failures)} disagreement(s):")
+        for f in failures[:30]:
+            print("  " + f)
+        return 1
+    print(f"\n{agreement}")
+    return 0

@@ -33,17 +33,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
     REPO,
-    fmt_mib,
-    fmt_ratio,
-    fmt_seconds,
-    machine_info,
-    markdown_table,
-    python_child_argv,
-    run_child,
+    cobro_sql_argv,
     duckdb_define_views,
     duckdb_session,
+    python_child_argv,
+    race_rows,
     render_views,
+    report_race,
+    run_child,
     sql_str,
+    time_views,
 )
 
 VIEWS = ["ageing", "ar_monthly", "customer_behaviour"]
@@ -327,23 +326,6 @@ def prepare(cobro: Path, work: Path, n: int, seed: int) -> tuple[Path, str, str]
     return data, as_of, manifest["reporting_currency"]
 
 
-def run_cobro(cobro: Path, data: Path, as_of: str, out: Path) -> tuple[float | None, float, str]:
-    """Sum of the three views' times (None if one failed), the highest peak RSS, and what failed."""
-    seconds, peak, failed = 0.0, 0.0, []
-    for view in VIEWS:
-        r = run_child(
-            [cobro, "sql", "--data-dir", data, "--as-of", as_of, "--format", "parquet", "--out", out / f"{view}.parquet",
-             f"SELECT * FROM {view}"],
-        )
-        peak = max(peak, r.peak_rss_mib)
-        log(f"  cobro {view}: {r.seconds:.2f} s, {r.peak_rss_mib:.0f} MiB" + ("" if r.ok else f", FAILED ({r.returncode})"))
-        if r.ok:
-            seconds += r.seconds
-        else:
-            failed.append(f"{view} (exit {r.returncode})")
-    return (None if failed else seconds), peak, ", ".join(failed)
-
-
 def normalise(view: str, path: Path) -> dict:
     import polars as pl
 
@@ -416,7 +398,7 @@ def main(argv: list[str] | None = None) -> int:
         views_json.write_text(json.dumps(render_views(cobro, data, as_of, SQL_FILES)))
         timings = {}
         log(f"[{n}] cobro")
-        timings["cobro"] = run_cobro(cobro, data, as_of, outs["cobro"])
+        timings["cobro"] = time_views("cobro", VIEWS, cobro_sql_argv(cobro, data, as_of, outs["cobro"]))
         for engine in ["duckdb", "polars"]:
             log(f"[{n}] {engine}")
             r = run_child(python_child_argv(__file__, "child", engine, snap, as_of, rc, outs[engine], views_json))
@@ -425,22 +407,8 @@ def main(argv: list[str] | None = None) -> int:
         if "cobro" in done and len(done) > 1:
             for view in VIEWS:
                 failures += [f"[{n}] {p}" for p in compare(view, done)]
-        for name, (_, _, why) in timings.items():
-            if why:
-                failures.append(f"[{n}] {name} failed: {why}")
-        duck = timings["duckdb"][0]
-        for name, (sec, rss, why) in timings.items():
-            ratio = sec / duck if sec is not None and duck else None
-            rows.append([f"{n:,}", name, fmt_seconds(sec) if sec is not None else f"failed: {why}", fmt_ratio(ratio), fmt_mib(rss)])
-    print(markdown_table(["invoices", "contender", "seconds", "ratio to DuckDB", "peak RSS MiB"], rows, align="llrrr"))
-    print(f"\nmachine: {json.dumps(machine_info())}")
-    if failures:
-        print(f"\n{len(failures)} disagreement(s):")
-        for f in failures[:30]:
-            print("  " + f)
-        return 1
-    print("\nall three agree on ageing, ar_monthly and customer_behaviour")
-    return 0
+        rows += race_rows(n, timings, failures)
+    return report_race(rows, "seconds", failures, "all three agree on ageing, ar_monthly and customer_behaviour")
 
 
 if __name__ == "__main__":

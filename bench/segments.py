@@ -31,17 +31,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
     REPO,
+    cobro_sql_argv,
     duckdb_define_views,
     duckdb_session,
-    fmt_mib,
-    fmt_ratio,
-    fmt_seconds,
-    machine_info,
-    markdown_table,
     python_child_argv,
+    race_rows,
     render_views,
-    run_child,
+    report_race,
     sql_str,
+    time_views,
 )
 from metrics import log, prepare  # noqa: E402
 
@@ -125,42 +123,18 @@ def main(argv: list[str] | None = None) -> int:
         for d in outs.values():
             shutil.rmtree(d, ignore_errors=True)
             d.mkdir(parents=True)
-        timings = {}
-        for name in ["cobro", "duckdb"]:
-            seconds, peak, failed = 0.0, 0.0, []
-            for view in VIEWS:
-                if name == "cobro":
-                    argv_ = [cobro, "sql", "--data-dir", data, "--as-of", as_of, "--format", "parquet",
-                             "--out", outs[name] / f"{view}.parquet", f"SELECT * FROM {view}"]
-                else:
-                    argv_ = python_child_argv(__file__, "child", snap, as_of, view, outs[name], views_json)
-                r = run_child(argv_)
-                log(f"[{n}] {name} {view}: {r.seconds:.2f} s, {r.peak_rss_mib:.0f} MiB" + ("" if r.ok else f", FAILED ({r.returncode})"))
-                peak = max(peak, r.peak_rss_mib)
-                if r.ok:
-                    seconds += r.seconds
-                else:
-                    failed.append(f"{view} (exit {r.returncode})")
-            timings[name] = (None if failed else seconds, peak, ", ".join(failed))
+        timings = {
+            "cobro": time_views(f"[{n}] cobro", VIEWS, cobro_sql_argv(cobro, data, as_of, outs["cobro"])),
+            "duckdb": time_views(
+                f"[{n}] duckdb", VIEWS,
+                lambda view: python_child_argv(__file__, "child", snap, as_of, view, outs["duckdb"], views_json),
+            ),
+        }
         if all(t[0] is not None for t in timings.values()):
             for view in VIEWS:
                 failures += [f"[{n}] {p}" for p in compare(view, outs["cobro"], outs["duckdb"])]
-        for name, (_, _, why) in timings.items():
-            if why:
-                failures.append(f"[{n}] {name} failed: {why}")
-        duck = timings["duckdb"][0]
-        for name, (sec, rss, why) in timings.items():
-            ratio = sec / duck if sec is not None and duck else None
-            rows.append([f"{n:,}", name, fmt_seconds(sec) if sec is not None else f"failed: {why}", fmt_ratio(ratio), fmt_mib(rss)])
-    print(markdown_table(["invoices", "contender", "seconds (segments + queue)", "ratio to DuckDB", "peak RSS MiB"], rows, align="llrrr"))
-    print(f"\nmachine: {json.dumps(machine_info())}")
-    if failures:
-        print(f"\n{len(failures)} disagreement(s):")
-        for f in failures[:30]:
-            print("  " + f)
-        return 1
-    print("\ncobro and DuckDB agree on segments and work_queue")
-    return 0
+        rows += race_rows(n, timings, failures)
+    return report_race(rows, "seconds (segments + queue)", failures, "cobro and DuckDB agree on segments and work_queue")
 
 
 if __name__ == "__main__":
