@@ -11,7 +11,7 @@ mod snapshot;
 mod sql;
 mod views;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use cobro_analytics::SnapshotSession;
@@ -51,16 +51,19 @@ impl Ctx {
         Ok(params)
     }
 
-    /// Resolves and opens the snapshot of `as_of` (the latest when `None`).
-    pub async fn open(&self, as_of: Option<AsOf>) -> anyhow::Result<Opened> {
+    /// Finds the snapshot of `as_of` (the latest when `None`): where it is, its manifest, its SQL parameters.
+    pub fn resolve(&self, as_of: Option<AsOf>) -> anyhow::Result<(SnapshotRef, SnapshotManifest, SqlParams)> {
         let snap = snap::resolve(&self.data_dir, as_of)?;
         let manifest = snap::read_manifest(&snap.dir)?;
-        let session = SnapshotSession::open(&snap.dir, self.params(&manifest)?).await?;
-        Ok(Opened { snap, manifest, session })
+        let params = self.params(&manifest)?;
+        Ok((snap, manifest, params))
     }
 
-    fn data_dir(&self) -> &Path {
-        &self.data_dir
+    /// Resolves and opens the snapshot of `as_of` (the latest when `None`).
+    pub async fn open(&self, as_of: Option<AsOf>) -> anyhow::Result<Opened> {
+        let (snap, manifest, params) = self.resolve(as_of)?;
+        let session = SnapshotSession::open(&snap.dir, params).await?;
+        Ok(Opened { snap, manifest, session })
     }
 }
 
@@ -68,10 +71,10 @@ impl Ctx {
 pub async fn run(cli: Cli) -> anyhow::Result<Done> {
     let ctx = Ctx { data_dir: cli.data_dir, segments: cli.segments };
     match cli.command {
-        Command::Demo(args) => demo::run(ctx.data_dir(), args).await,
+        Command::Demo(args) => demo::run(&ctx.data_dir, args).await,
         Command::Generate(args) => generate::run(args),
-        Command::Import(args) => import::run(ctx.data_dir(), args),
-        Command::Snapshot(args) => snapshot::run(ctx.data_dir(), args).await,
+        Command::Import(args) => import::run(&ctx.data_dir, args),
+        Command::Snapshot(args) => snapshot::run(&ctx.data_dir, args).await,
         Command::Sql(args) => sql::run(&ctx, args).await,
         Command::Metrics(args) => metrics::run(&ctx, args).await,
         Command::Segments(args) => match args.action {

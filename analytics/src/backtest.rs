@@ -64,21 +64,27 @@ pub fn month_ends(first: NaiveDate, last: NaiveDate) -> Vec<NaiveDate> {
 /// which must be before the snapshot's date.
 pub async fn run(dir: &Path, params: &SqlParams, months: &[NaiveDate]) -> Result<Vec<ScopeResult>, QueryError> {
     let known_until = params.as_of;
+    if let Some(month_end) = months.iter().find(|m| **m >= known_until.date()) {
+        return Err(QueryError::Plan {
+            message: format!(
+                "cannot back-test {}: the snapshot is as of {known_until}, so nothing after it is known; \
+                 replay month ends before {known_until}, or use a later snapshot (--as-of)",
+                month_end.format("%Y-%m")
+            ),
+        });
+    }
+    // What happened: settlement as of the snapshot's date, computed once and shared by every month.
+    let now = SnapshotSession::open(dir, params.clone()).await?;
+    let df = now.sql("SELECT document_id, settled_date, settled_by FROM settled_documents").await?;
+    let actual_schema = df.schema().inner().clone();
+    let actual = df.collect().await.map_err(|source| QueryError::Execute { source })?;
+    drop(now);
     let mut scopes: BTreeMap<(u8, String), Scope> = BTreeMap::new();
     for &month_end in months {
-        if month_end >= known_until.date() {
-            return Err(QueryError::Plan {
-                message: format!(
-                    "cannot back-test {}: the snapshot is as of {known_until}, so nothing after it is known; \
-                     replay month ends before {known_until}, or use a later snapshot (--as-of)",
-                    month_end.format("%Y-%m")
-                ),
-            });
-        }
         let at = params.at(AsOf::new(month_end));
-        let session = SnapshotSession::open_replay(dir, at.clone()).await?;
-        let query = sql::BACKTEST.replace("{{known_until}}", &format!("DATE '{known_until}'"));
-        let batches = session.collect(&at.render(&query)).await?;
+        let mut session = SnapshotSession::open_replay(dir, at.clone()).await?;
+        session.register_batches("actual_settlement", actual_schema.clone(), actual.clone())?;
+        let batches = session.collect(&at.render(sql::BACKTEST)).await?;
         let month = format!("month={}", month_end.format("%Y-%m"));
         for batch in &batches {
             let col = |name: &str| {

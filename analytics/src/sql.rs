@@ -38,7 +38,7 @@ pub const SEGMENTS: &str = include_str!("../sql/segments.sql");
 pub const PREDICTED_PAYMENTS: &str = include_str!("../sql/predicted_payments.sql");
 /// The collectors' ranked work queue.
 pub const WORK_QUEUE: &str = include_str!("../sql/work_queue.sql");
-/// One month of the pay-date back-test (not a view: `{{known_until}}` is the snapshot's date).
+/// One month of the pay-date back-test (not a view: it reads `actual_settlement`, registered by the back-test).
 pub const BACKTEST: &str = include_str!("../sql/backtest.sql");
 /// One row per dispute with its resolution time.
 pub const DISPUTE_RESOLUTION: &str = include_str!("../sql/dispute_resolution.sql");

@@ -2,7 +2,7 @@ use anyhow::Context;
 use chrono::NaiveDate;
 use cobro_analytics::backtest;
 
-use super::{Ctx, Opened};
+use super::Ctx;
 use crate::cli::{BacktestArgs, Format, YearMonth};
 use crate::{Done, output};
 
@@ -15,9 +15,7 @@ pub async fn run(ctx: &Ctx, args: BacktestArgs) -> anyhow::Result<Done> {
     if args.from > args.to {
         anyhow::bail!("--from must not be after --to");
     }
-    let Opened { snap, manifest, session } = ctx.open(args.as_of).await?;
-    let params = session.params().clone();
-    drop(session);
+    let (snap, manifest, params) = ctx.resolve(args.as_of)?;
     let months = backtest::month_ends(first_day(args.from)?, cobro_domain::asof::month_end(first_day(args.to)?));
     let rows = backtest::run(&snap.dir, &params, &months).await?;
     let (schema, batch) = backtest::to_batch(&rows)?;

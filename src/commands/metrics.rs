@@ -1,5 +1,3 @@
-use std::io::Write;
-
 use anyhow::Context;
 use cobro_analytics::arrow::array::Array;
 use cobro_analytics::{SnapshotSession, cells, sql};
@@ -21,11 +19,7 @@ pub async fn run(ctx: &Ctx, args: MetricsArgs) -> anyhow::Result<Done> {
             manifest.reporting_currency
         )?;
     }
-    let stdout = std::io::stdout();
-    let mut lock = stdout.lock();
-    output::write(&batches, schema, args.format, &mut lock)?;
-    lock.flush()?;
-    drop(lock);
+    output::print(&batches, schema, args.format)?;
     warn_about_gaps(&session).await?;
     Ok(Done::Clean)
 }

@@ -1,17 +1,12 @@
-use std::io::Write;
-
 use anyhow::Context;
 use cobro_analytics::SnapshotSession;
-use cobro_pipeline::snapshot;
 
 use super::Ctx;
 use crate::cli::SqlArgs;
 use crate::{Done, output};
 
 pub async fn run(ctx: &Ctx, args: SqlArgs) -> anyhow::Result<Done> {
-    let snap = snapshot::resolve(&ctx.data_dir, args.as_of)?;
-    let manifest = snapshot::read_manifest(&snap.dir)?;
-    let mut params = ctx.params(&manifest)?;
+    let (snap, _, mut params) = ctx.resolve(args.as_of)?;
     if let Some(buckets) = args.buckets {
         params.buckets = buckets;
     }
@@ -24,12 +19,7 @@ pub async fn run(ctx: &Ctx, args: SqlArgs) -> anyhow::Result<Done> {
             let mut f = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
             output::write(&batches, schema, args.format, &mut f)?;
         }
-        None => {
-            let stdout = std::io::stdout();
-            let mut lock = stdout.lock();
-            output::write(&batches, schema, args.format, &mut lock)?;
-            lock.flush()?;
-        }
+        None => output::print(&batches, schema, args.format)?,
     }
     Ok(Done::Clean)
 }
