@@ -71,7 +71,7 @@ impl Ctx {
 pub async fn run(cli: Cli) -> anyhow::Result<Done> {
     let ctx = Ctx { data_dir: cli.data_dir, segments: cli.segments };
     match cli.command {
-        Command::Demo(args) => demo::run(&ctx.data_dir, args).await,
+        Command::Demo(args) => demo::run(&ctx, args).await,
         Command::Generate(args) => generate::run(args),
         Command::Import(args) => import::run(&ctx.data_dir, args),
         Command::Snapshot(args) => snapshot::run(&ctx.data_dir, args).await,

@@ -179,14 +179,17 @@ pub struct SegmentRules {
     pub overlays: Vec<OverlayRule>,
     /// Queue scoring.
     pub queue: QueueConfig,
-    /// Where the rules came from (a path, or `built-in`).
+    /// Where the rules came from (a path, or `built-in data/strategies/segments.toml`).
     pub source: String,
 }
 
 static BUILTIN: LazyLock<Arc<SegmentRules>> = LazyLock::new(|| {
     // The built-in file is checked by a unit test and by every CLI test; should it ever fail to load, every
     // customer is `unclassified` with the error as its reason rather than the program stopping.
-    Arc::new(SegmentRules::parse(BUILTIN_TOML, "built-in").unwrap_or_else(|e| SegmentRules::broken(&e.to_string())))
+    Arc::new(
+        SegmentRules::parse(BUILTIN_TOML, "built-in data/strategies/segments.toml")
+            .unwrap_or_else(|e| SegmentRules::broken(&e.to_string())),
+    )
 });
 
 impl SegmentRules {

@@ -1,11 +1,8 @@
-use std::path::Path;
-
 use anyhow::Context;
 use cobro_analytics::SnapshotSession;
 use cobro_domain::clock::{Clock, SystemClock};
 use cobro_pipeline::import::{ImportOptions, import};
 use cobro_pipeline::mapping::CheckedMapping;
-use cobro_pipeline::snapshot;
 
 use crate::cli::{DemoArgs, Format};
 use crate::{Done, output};
@@ -14,7 +11,8 @@ use crate::{Done, output};
 const SAMPLE_CSV: &str = include_str!("../../data/samples/ibm-late-payment/WA_Fn-UseC_-Accounts-Receivable.csv");
 const SAMPLE_MAPPING: &str = include_str!("../../data/mappings/ibm-late-payment.toml");
 
-pub async fn run(data_dir: &Path, args: DemoArgs) -> anyhow::Result<Done> {
+pub async fn run(ctx: &super::Ctx, args: DemoArgs) -> anyhow::Result<Done> {
+    let data_dir = ctx.data_dir.as_path();
     let input_dir = data_dir.join("demo-input");
     std::fs::create_dir_all(&input_dir).with_context(|| format!("creating {}", input_dir.display()))?;
     let csv = input_dir.join("WA_Fn-UseC_-Accounts-Receivable.csv");
@@ -33,7 +31,7 @@ pub async fn run(data_dir: &Path, args: DemoArgs) -> anyhow::Result<Done> {
     super::snapshot::print_summary(&snap, &manifest)?;
 
     out!("\n== 3. open items by ageing bucket at {}", args.as_of)?;
-    let session = SnapshotSession::open(&snap.dir, snapshot::sql_params(&manifest)).await?;
+    let session = SnapshotSession::open(&snap.dir, ctx.params(&manifest)?).await?;
     let query = "SELECT bucket, CAST(SUM(open_count) AS BIGINT) AS open_count, SUM(balance) AS balance \
                  FROM ageing GROUP BY bucket, bucket_order ORDER BY bucket_order";
     let df = session.sql(query).await?;
@@ -50,7 +48,10 @@ pub async fn run(data_dir: &Path, args: DemoArgs) -> anyhow::Result<Done> {
     let batches = df.collect().await?;
     output::write(&batches, schema, Format::Table, &mut std::io::stdout())?;
 
-    out!("\n== 5. segments and the top of the collectors' work queue (rules: data/strategies/segments.toml)")?;
+    out!(
+        "\n== 5. segments and the top of the collectors' work queue (segment rules: {})",
+        session.params().rules.source
+    )?;
     output::query(
         &session,
         "SELECT effective_segment AS segment, COUNT(*) AS customers, CAST(SUM(open_balance_rc) AS DECIMAL(20, 2)) AS open_balance \

@@ -1,3 +1,6 @@
+use cobro_analytics::arrow::array::Array;
+use cobro_analytics::{SnapshotSession, cells};
+
 use super::{Ctx, Opened};
 use crate::cli::{Format, QueueArgs};
 use crate::{Done, output};
@@ -32,5 +35,30 @@ pub async fn run(ctx: &Ctx, args: QueueArgs) -> anyhow::Result<Done> {
          FROM work_queue {filter} ORDER BY queue_rank {limit}"
     );
     output::query(&session, &query, args.format).await?;
+    if let Some(id) = &args.collector {
+        warn_if_unknown_collector(&session, id).await?;
+    }
     Ok(Done::Clean)
+}
+
+/// An empty queue for a collector nobody is assigned to is most likely a typo: say so, with the ids that exist.
+async fn warn_if_unknown_collector(session: &SnapshotSession, id: &str) -> anyhow::Result<()> {
+    let batches = session
+        .collect("SELECT DISTINCT collector_id FROM customers WHERE collector_id IS NOT NULL ORDER BY collector_id")
+        .await?;
+    let mut known = Vec::new();
+    for batch in &batches {
+        let ids = cells::strings(batch.column(0))?;
+        known.extend((0..ids.len()).map(|i| ids.value(i).to_owned()));
+    }
+    if !known.iter().any(|k| k == id) {
+        let shown: Vec<&str> = known.iter().take(20).map(String::as_str).collect();
+        let more =
+            if known.len() > shown.len() { format!(" and {} more", known.len() - shown.len()) } else { String::new() };
+        eprintln!(
+            "warning: no customer has collector_id `{id}` in this snapshot; collectors: {}{more}",
+            if shown.is_empty() { "(none assigned)".to_owned() } else { shown.join(", ") }
+        );
+    }
+    Ok(())
 }

@@ -22,11 +22,21 @@ pub async fn run(ctx: &Ctx, args: ViewsArgs) -> anyhow::Result<Done> {
             for (name, template, _) in sql::VIEWS {
                 // A table the snapshot stores (open_items) is not a view here.
                 if defined(name) && !sql::DERIVED_TABLES.contains(name) {
-                    let summary = template.lines().next().unwrap_or("").trim_start_matches("-- ");
-                    out!("{summary}")?;
+                    out!("{}", first_sentence(template))?;
                 }
             }
         }
     }
     Ok(Done::Clean)
+}
+
+/// The first sentence of a view's header comment (which starts with the view's name), on one line.
+fn first_sentence(template: &str) -> String {
+    let comment: Vec<&str> =
+        template.lines().map_while(|l| l.strip_prefix("--")).map(str::trim).take_while(|l| !l.is_empty()).collect();
+    let text = comment.join(" ");
+    match text.find(". ") {
+        Some(end) => text[..=end].to_owned(),
+        None => text,
+    }
 }

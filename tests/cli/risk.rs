@@ -100,8 +100,14 @@ fn the_queue_is_deterministic_and_a_collector_sees_their_part_in_the_same_order(
     assert_eq!(mine.iter().map(|r| &r["customer_id"]).collect::<Vec<_>>(), expected);
     let ranks: Vec<String> = mine.iter().map(|r| r["rank"].clone()).collect();
     assert_eq!(ranks, (1..=mine.len()).map(|i| i.to_string()).collect::<Vec<_>>());
-    // A collector id is data, never SQL.
+    // A collector id is data, never SQL; an id nobody has is reported with the ones that exist.
     assert!(csv_maps(&queue(&["--collector", "x' OR '1'='1"])).is_empty());
+    let typo = cobro(tmp.path(), &["queue", "--collector", "COL9"]);
+    assert!(
+        text(&typo).contains("no customer has collector_id `COL9` in this snapshot; collectors: COL1, COL2"),
+        "{}",
+        text(&typo)
+    );
     let top = csv_maps(&queue(&["--limit", "2"]));
     assert_eq!(top.len(), 2);
 }
