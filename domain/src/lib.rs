@@ -6,6 +6,7 @@
 
 pub mod ageing;
 pub mod asof;
+pub mod calendar;
 pub mod clock;
 pub mod currency;
 pub mod ids;
@@ -15,6 +16,7 @@ pub mod tables;
 
 pub use ageing::{AgeingBuckets, DaysPastDue};
 pub use asof::AsOf;
+pub use calendar::BusinessCalendar;
 pub use currency::Currency;
 pub use ids::{CollectorId, CustomerId, DocumentId, PaymentId, SalesRepId};
 pub use money::{MONEY_PRECISION, MONEY_SCALE, Money};

@@ -171,6 +171,10 @@ pub const DISPUTES: &[ColumnSpec] = &[
     col("deadline_date", Date, true, "resolution deadline (business days per type from the opening)"),
     col("resolved_date", Date, false, "day it was resolved; empty while open"),
     col("resolution", Text, false, "credit_note, corrected_invoice or rejected; empty while open"),
+    col("response_due_date", Date, false, "first-response target (business days per type from the opening)"),
+    col("first_response_date", Date, false, "day the department first responded; empty until it does"),
+    col("escalated_date", Date, false, "day the dispute was escalated for missing its deadline; empty if never"),
+    col("collector_id", Text, false, "collector of the customer, for the collectors' weekly dispute alarm"),
 ];
 
 /// `promises`: one row per document of a promise to pay (a promise over several invoices has one row per
@@ -186,6 +190,8 @@ pub const PROMISES: &[ColumnSpec] = &[
     col("grace_days", Int, true, "days after promised_date before the promise counts as broken"),
     col("currency", Text, true, "currency of the promised amount (the document's)"),
     col("amount", Money, true, "amount promised on this document"),
+    col("state", Text, false, "as the store knows it: pending, kept, broken, superseded or cancelled"),
+    col("closed_date", Date, false, "day the store closed the promise (kept, broken, superseded, cancelled)"),
 ];
 
 /// `payment_reports`: one row per document a customer says it has paid (the `reported_paid` outcome of seed 003;
@@ -198,11 +204,110 @@ pub const PAYMENT_REPORTS: &[ColumnSpec] = &[
     col("reported_date", Date, true, "day the customer reported it"),
     col("paid_date", Date, false, "day the customer says it paid"),
     col("reference", Text, false, "the customer's payment reference"),
+    col("collector_id", Text, false, "collector of the customer, for the weekly reported-not-credited alarm"),
+    col("state", Text, false, "open, credited (the ledger shows it paid), reopened (never credited) or superseded"),
+    col("closed_date", Date, false, "day the report was closed as credited or reopened"),
+];
+
+/// `tasks`: the work the workflow hands to people (DESIGN §2.2): a call, an email, a review, a decision on a
+/// customer past the action date, a dispute to resolve.
+pub const TASKS: &[ColumnSpec] = &[
+    col("task_id", Text, true, "task key"),
+    col("kind", Text, true, "call, email, follow_up, review, decide_action, resolve_dispute, escalation"),
+    col("customer_id", Text, true, "customer the task is about"),
+    col("document_ids", Text, false, "documents it covers, comma-separated"),
+    col("assignee_role", Text, true, "collector, sales_rep, ar_manager or department"),
+    col("assignee", Text, false, "who: a collector id, a sales rep id, the AR manager, a department owner"),
+    col("due_date", Date, true, "day it is due"),
+    col("state", Text, true, "open, done or cancelled"),
+    col("origin", Text, true, "what created it: outcome:<kind>, dispute:<id>, promise:<id>, alarm:<name>, import"),
+    col("origin_ref", Text, false, "id of the record that created it (outcome, dispute, promise)"),
+    col("created_date", Date, true, "day it was created"),
+    col("closed_date", Date, false, "day it was done or cancelled"),
+    col("note", Text, false, "what to do, in words"),
+];
+
+/// `messages`: every message the workflow has queued or sent (customer emails, reminders to dispute owners).
+/// The body stays in the operational store; the snapshot carries what analysts count.
+pub const MESSAGES: &[ColumnSpec] = &[
+    col("message_id", Text, true, "message key"),
+    col("idempotency_key", Text, true, "what makes it unique: the same key is never sent twice"),
+    col("channel", Text, true, "email, sms, webhook, file"),
+    col("recipient", Text, false, "address; empty when the customer has none (the message then fails visibly)"),
+    col("recipient_role", Text, true, "customer, collector, department, ar_manager"),
+    col("template", Text, true, "template name, e.g. no_contact, dispute_reminder_before"),
+    col("customer_id", Text, false, "customer it is about"),
+    col("document_ids", Text, false, "documents it lists, comma-separated"),
+    col("subject", Text, true, "subject line"),
+    col("state", Text, true, "queued, sent, delivered, bounced or failed"),
+    col("attempts", Int, true, "delivery attempts so far"),
+    col("created_date", Date, true, "day it was queued"),
+    col("origin_ref", Text, false, "record that caused it (outcome, dispute)"),
+];
+
+/// `collection_actions`: the event log of the operational store, one row per change to one document or record,
+/// in order. Together they are each customer's timeline (DESIGN §2.2).
+pub const COLLECTION_ACTIONS: &[ColumnSpec] = &[
+    col("event_id", Text, true, "event key"),
+    col("seq", Int, true, "global order of the events"),
+    col("customer_id", Text, true, "customer"),
+    col("document_id", Text, false, "document the event changed, if any"),
+    col("kind", Text, true, "promise_to_pay, no_commitment, reported_paid, dispute, no_contact, promise_broken, ..."),
+    col("actor", Text, true, "who: a user, `system` for the daily tick, `import` for migrated records"),
+    col("at", Text, true, "when it was recorded (UTC, RFC 3339): the knowledge time"),
+    col("on_date", Date, true, "business date it happened on"),
+    col("before_status", Text, false, "document's collection status before"),
+    col("after_status", Text, false, "document's collection status after"),
+    col("ref_id", Text, false, "record it belongs to: promise, report, dispute, task or message id"),
+    col("outcome_id", Text, false, "the contact outcome it belongs to (one outcome can cover several documents)"),
+    col("currency", Text, false, "currency of `amount`"),
+    col("amount", Money, false, "amount concerned (promised, disputed, or the balance chased)"),
+    col("delay_reason", Text, false, "delay reason code recorded with the outcome"),
+    col("note", Text, false, "the collector's note"),
+];
+
+/// `objectives`: collection targets per collector or account group for a period (seed 002), copied from the
+/// workflow configuration into each snapshot so that the progress view reads them with the ledger.
+pub const OBJECTIVES: &[ColumnSpec] = &[
+    col("objective_id", Text, true, "objective key"),
+    col("scope_kind", Text, true, "collector or account_group"),
+    col("scope", Text, true, "the collector id or the account group"),
+    col("period_start", Date, true, "first day of the period"),
+    col("period_end", Date, true, "last day of the period"),
+    col("collect_target_rc", Money, false, "amount to collect in the period, in the reporting currency"),
+    col("dso_target", Money, false, "DSO target in days"),
+    col("overdue_share_target", Money, false, "target share of the open balance that is past due (0.25 = 25 %)"),
+];
+
+/// `delay_reasons`: the configured delay-reason codes (seed 002), so reports can show labels and unused codes.
+pub const DELAY_REASONS: &[ColumnSpec] = &[
+    col("code", Text, true, "reason code recorded with an outcome"),
+    col("label", Text, true, "what it means"),
 ];
 
 /// The collection tables every snapshot carries, with their columns.
-pub const COLLECTION_TABLES: &[(&str, &[ColumnSpec])] =
-    &[("disputes", DISPUTES), ("promises", PROMISES), ("payment_reports", PAYMENT_REPORTS)];
+pub const COLLECTION_TABLES: &[(&str, &[ColumnSpec])] = &[
+    ("disputes", DISPUTES),
+    ("promises", PROMISES),
+    ("payment_reports", PAYMENT_REPORTS),
+    ("tasks", TASKS),
+    ("messages", MESSAGES),
+    ("collection_actions", COLLECTION_ACTIONS),
+    ("objectives", OBJECTIVES),
+    ("delay_reasons", DELAY_REASONS),
+];
+
+/// A table as text cells, in its columns' order (`None` is empty): how the operational store hands its records
+/// to the snapshot writer, which parses each cell by its column's type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextTable {
+    /// Table name.
+    pub name: &'static str,
+    /// Its columns.
+    pub columns: &'static [ColumnSpec],
+    /// Rows, each with one cell per column.
+    pub rows: Vec<Vec<Option<String>>>,
+}
 
 /// Document kinds.
 pub const DOCUMENT_KINDS: &[&str] = &["invoice", "credit_note", "debit_note"];

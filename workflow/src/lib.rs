@@ -1,0 +1,23 @@
+//! cobro's collections workflow (DESIGN §2.2): the operational store, the invoice collection status and its
+//! state machine, the five contact outcomes of seed 003, disputes routed to departments with deadlines and
+//! reminders, promises kept or broken against the ledger, tasks, the outbox of messages, and the export of all
+//! of it into each snapshot.
+//!
+//! The ledger is read by the caller and handed in as plain rows ([`ledger`]); this crate never names the query
+//! engine.
+
+pub mod cases;
+pub mod config;
+pub mod error;
+pub mod export;
+pub mod ledger;
+pub mod status;
+pub mod store;
+pub mod tick;
+
+pub use cases::{Ctx, Outcome, OutcomeKind, Recorded};
+pub use config::WorkflowConfig;
+pub use error::CaseError;
+pub use ledger::{Ledger, LedgerCustomer, LedgerDocument};
+pub use status::{Status, Transition};
+pub use store::Store;
