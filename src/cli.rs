@@ -15,6 +15,14 @@ pub struct Cli {
     /// Segment rules and work-queue settings (TOML); by default the built-in data/strategies/segments.toml.
     #[arg(long, global = true, env = "COBRO_SEGMENTS", value_name = "FILE")]
     pub segments: Option<PathBuf>,
+    /// Workflow configuration (dispute routing, calendar, promise grace, alarms, delay reasons, objectives);
+    /// by default the built-in data/strategies/workflow.toml.
+    #[arg(long, global = true, env = "COBRO_WORKFLOW", value_name = "FILE")]
+    pub workflow: Option<PathBuf>,
+    /// Operational store URL; by default the SQLite file collections.db in the data directory
+    /// (`postgres://...` needs a build with `--features postgres`).
+    #[arg(long, global = true, env = "COBRO_STORE", value_name = "URL")]
+    pub store: Option<String>,
     /// The command.
     #[command(subcommand)]
     pub command: Command,
@@ -77,6 +85,223 @@ pub enum Command {
         after_help = "Examples:\n  cobro views\n  cobro views segments\n  cobro --segments my-rules.toml views work_queue"
     )]
     Views(ViewsArgs),
+    /// Record what happened with a customer (the five contact outcomes of a collection call), and everything
+    /// that follows: promises, payment reports, disputes routed to departments, tasks, the daily tick.
+    #[command(
+        after_help = "Examples:\n  cobro case promise --customer C1 --invoices INV-1,INV-2 --date 2024-12-20 --note \"pays Friday\"\n  cobro case dispute --customer C1 --invoices INV-3 --type delivery --amount 250\n  cobro case no-contact --customer C1 --invoices INV-1\n  cobro case resolve DSP-1 --resolution credit_note\n  cobro case tick --as-of 2024-12-31\n  cobro case show C1"
+    )]
+    Case(CaseArgs),
+    /// The four internal alarms of seed 003: customers needing action (daily, AR manager), broken promises (daily,
+    /// per collector), payments reported but not credited (weekly, per collector), open disputes (weekly, per
+    /// department and per collector).
+    #[command(after_help = "Examples:\n  cobro alarms --as-of 2024-12-31\n  cobro alarms --format json")]
+    Alarms(AlarmsArgs),
+}
+
+/// `cobro alarms`.
+#[derive(Debug, Args)]
+pub struct AlarmsArgs {
+    /// Snapshot date; defaults to the latest snapshot.
+    #[arg(long)]
+    pub as_of: Option<AsOf>,
+    /// Only one alarm: action-needed, broken-promises, reported-not-credited or open-disputes.
+    #[arg(long)]
+    pub only: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+/// `cobro case`.
+#[derive(Debug, Args)]
+pub struct CaseArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: CaseAction,
+}
+
+/// Options shared by every recording command.
+#[derive(Debug, Args, Clone)]
+pub struct Recording {
+    /// The snapshot whose ledger the documents are checked against (paid and credited ones are refused); defaults
+    /// to the latest.
+    #[arg(long)]
+    pub as_of: Option<AsOf>,
+    /// The business date it happened on; defaults to today.
+    #[arg(long)]
+    pub on: Option<AsOf>,
+    /// Who records it; defaults to $COBRO_USER, then $USER.
+    #[arg(long)]
+    pub by: Option<String>,
+    /// A note for the customer's timeline.
+    #[arg(long)]
+    pub note: Option<String>,
+    /// Print what was recorded as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The documents and context of a contact outcome.
+#[derive(Debug, Args, Clone)]
+pub struct OutcomeArgs {
+    /// Customer.
+    #[arg(long)]
+    pub customer: String,
+    /// Documents it covers, comma-separated.
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub invoices: Vec<String>,
+    /// Delay reason code (see data/strategies/workflow.toml).
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// The version of each document you decided from, `DOC=VERSION,...` (as `cobro case show` prints it): if
+    /// someone changed one since, nothing is written and you get a conflict.
+    #[arg(long, value_delimiter = ',')]
+    pub expect_version: Vec<String>,
+    /// Common options.
+    #[command(flatten)]
+    pub rec: Recording,
+}
+
+/// Subcommands of `cobro case`.
+#[derive(Debug, Subcommand)]
+pub enum CaseAction {
+    /// Outcome 1: the customer promises to pay by a date (the documents leave the reminders until then).
+    Promise {
+        /// Promised date.
+        #[arg(long)]
+        date: AsOf,
+        /// Promised amount (all the balances by default); spread oldest due first.
+        #[arg(long)]
+        amount: Option<rust_decimal::Decimal>,
+        /// Documents and context.
+        #[command(flatten)]
+        o: OutcomeArgs,
+    },
+    /// Outcome 2: the customer acknowledges the debt but commits to nothing; a follow-up call is scheduled.
+    NoCommitment {
+        /// Days until the follow-up (the configured default otherwise).
+        #[arg(long)]
+        follow_up_days: Option<i64>,
+        /// Documents and context.
+        #[command(flatten)]
+        o: OutcomeArgs,
+    },
+    /// Outcome 3: the customer says it has already paid.
+    ReportedPaid {
+        /// Day the customer says it paid.
+        #[arg(long)]
+        paid_date: Option<AsOf>,
+        /// Its payment reference.
+        #[arg(long)]
+        reference: Option<String>,
+        /// Documents and context.
+        #[command(flatten)]
+        o: OutcomeArgs,
+    },
+    /// Outcome 4: the customer disputes; routed by type to a department with a deadline.
+    Dispute {
+        /// Dispute type (billing_error, delivery, breakdown, price, ... as configured).
+        #[arg(long = "type")]
+        dispute_type: String,
+        /// Disputed amount of a single document (the full balances by default).
+        #[arg(long)]
+        amount: Option<rust_decimal::Decimal>,
+        /// Owner, when not the department's.
+        #[arg(long)]
+        owner: Option<String>,
+        /// Documents and context.
+        #[command(flatten)]
+        o: OutcomeArgs,
+    },
+    /// Outcome 5: nobody could be reached; emails the invoices and schedules a call for the next business day.
+    NoContact {
+        /// Documents and context.
+        #[command(flatten)]
+        o: OutcomeArgs,
+    },
+    /// Withdraw a pending promise (recorded by mistake, or before recording a renegotiated one).
+    CancelPromise {
+        /// Promise id (PRM-n).
+        promise: String,
+        /// Common options.
+        #[command(flatten)]
+        rec: Recording,
+    },
+    /// A reported payment never arrived: back to collection, with a call task.
+    ReopenReport {
+        /// Report id (RPT-n).
+        report: String,
+        /// Common options.
+        #[command(flatten)]
+        rec: Recording,
+    },
+    /// The department's first response to a dispute.
+    Respond {
+        /// Dispute id (DSP-n).
+        dispute: String,
+        /// Common options.
+        #[command(flatten)]
+        rec: Recording,
+    },
+    /// Resolve a dispute; its documents re-enter collection.
+    Resolve {
+        /// Dispute id (DSP-n).
+        dispute: String,
+        /// credit_note, corrected_invoice or rejected.
+        #[arg(long)]
+        resolution: String,
+        /// Common options.
+        #[command(flatten)]
+        rec: Recording,
+    },
+    /// Mark a task done.
+    TaskDone {
+        /// Task id (TSK-n).
+        task: String,
+        /// Common options.
+        #[command(flatten)]
+        rec: Recording,
+    },
+    /// The daily job: promises kept or broken against the ledger, reported payments credited, dispute reminders
+    /// and escalations. Safe to run twice.
+    Tick {
+        /// Common options.
+        #[command(flatten)]
+        rec: Recording,
+    },
+    /// A customer's case: document statuses (with versions), promises, reports, disputes, tasks and timeline.
+    Show {
+        /// Customer.
+        customer: String,
+        /// Output as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Open tasks, optionally one assignee's.
+    Tasks {
+        /// Only this assignee's.
+        #[arg(long)]
+        assignee: Option<String>,
+        /// Include done and cancelled tasks.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Import disputes and promises from another tool (CSV), validated like the ledger: bad rows are kept with
+    /// their reason and not applied.
+    Import {
+        /// Disputes CSV.
+        #[arg(long)]
+        disputes: Option<PathBuf>,
+        /// Promises CSV.
+        #[arg(long)]
+        promises: Option<PathBuf>,
+        /// Fail when more than this percentage of rows is rejected.
+        #[arg(long, default_value_t = 100.0)]
+        max_reject_rate: f64,
+        /// The snapshot the documents are checked against; defaults to the latest.
+        #[arg(long)]
+        as_of: Option<AsOf>,
+    },
 }
 
 /// `cobro views`.

@@ -1,6 +1,10 @@
 //! One function per command; each only calls the libraries.
 
+mod alarms;
 mod backtest;
+mod case;
+mod case_import;
+mod case_views;
 mod demo;
 mod generate;
 mod import;
@@ -14,9 +18,11 @@ mod views;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use cobro_analytics::SnapshotSession;
 use cobro_analytics::segments::SegmentRules;
-use cobro_analytics::sql::SqlParams;
+use cobro_analytics::sql::{AlarmParams, SqlParams};
+use cobro_analytics::{RecordBatchTable, SnapshotSession, schema};
+use cobro_domain::tables::TextTable;
+use cobro_workflow::{Store, WorkflowConfig};
 use cobro_domain::AsOf;
 use cobro_pipeline::snapshot::{self as snap, SnapshotManifest, SnapshotRef};
 
@@ -29,6 +35,10 @@ pub struct Ctx {
     pub data_dir: PathBuf,
     /// `--segments FILE`, when given.
     pub segments: Option<PathBuf>,
+    /// `--workflow FILE`, when given.
+    pub workflow: Option<PathBuf>,
+    /// `--store URL`, when given.
+    pub store: Option<String>,
 }
 
 /// A snapshot opened for querying.
@@ -65,16 +75,68 @@ impl Ctx {
         let session = SnapshotSession::open(&snap.dir, params).await?;
         Ok(Opened { snap, manifest, session })
     }
+
+    /// The workflow configuration of `--workflow` (validated) or the built-in one.
+    pub fn workflow(&self) -> anyhow::Result<WorkflowConfig> {
+        Ok(match &self.workflow {
+            Some(path) => WorkflowConfig::load(path)?,
+            None => WorkflowConfig::builtin(),
+        })
+    }
+
+    /// Whether an operational store exists (a `--store` URL, or the SQLite file in the data dir). Read-only
+    /// commands use it only when it does, and never create one.
+    pub fn has_store(&self) -> bool {
+        self.store.is_some() || self.data_dir.join(cobro_workflow::store::SQLITE_FILE).is_file()
+    }
+
+    /// Opens (and on first use creates and migrates) the operational store.
+    pub async fn store(&self) -> anyhow::Result<Store> {
+        Ok(match &self.store {
+            Some(url) => Store::open(url).await?,
+            None => Store::open_in(&self.data_dir).await?,
+        })
+    }
+
+    /// The store's records as the snapshot's collection tables (none when there is no store).
+    pub async fn collections(&self, config: &WorkflowConfig) -> anyhow::Result<Vec<TextTable>> {
+        if !self.has_store() {
+            return Ok(Vec::new());
+        }
+        let store = self.store().await?;
+        let tables = cobro_workflow::export::export(&store, config).await?;
+        store.close().await;
+        Ok(tables)
+    }
+
+    /// Opens the snapshot of `as_of` with the store's live collection records in place of the snapshot's copies:
+    /// what the team has recorded since the snapshot was built counts (alarms, work queue, the tick).
+    pub async fn open_live(&self, as_of: Option<AsOf>) -> anyhow::Result<Opened> {
+        let config = self.workflow()?;
+        let (snap, manifest, params) = self.resolve(as_of)?;
+        let params = params.with_alarms(AlarmParams {
+            // Both are checked non-negative when the configuration loads.
+            action_days_past_due: u32::try_from(config.alarms.action_days_past_due).unwrap_or(u32::MAX),
+            credit_wait_days: u32::try_from(config.payment_reports.credit_wait_days).unwrap_or(u32::MAX),
+        });
+        let mut live = Vec::new();
+        for t in self.collections(&config).await? {
+            let batch = schema::text_table_batch(&t).map_err(|m| anyhow::anyhow!("operational store export: {m}"))?;
+            live.push(RecordBatchTable { name: t.name.to_owned(), batch });
+        }
+        let session = SnapshotSession::open_live(&snap.dir, params, live).await?;
+        Ok(Opened { snap, manifest, session })
+    }
 }
 
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<Done> {
-    let ctx = Ctx { data_dir: cli.data_dir, segments: cli.segments };
+    let ctx = Ctx { data_dir: cli.data_dir, segments: cli.segments, workflow: cli.workflow, store: cli.store };
     match cli.command {
         Command::Demo(args) => demo::run(&ctx, args).await,
         Command::Generate(args) => generate::run(args),
         Command::Import(args) => import::run(&ctx.data_dir, args),
-        Command::Snapshot(args) => snapshot::run(&ctx.data_dir, args).await,
+        Command::Snapshot(args) => snapshot::run(&ctx, args).await,
         Command::Sql(args) => sql::run(&ctx, args).await,
         Command::Metrics(args) => metrics::run(&ctx, args).await,
         Command::Segments(args) => match args.action {
@@ -84,5 +146,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Done> {
         Command::Queue(args) => queue::run(&ctx, args).await,
         Command::Backtest(args) => backtest::run(&ctx, args).await,
         Command::Views(args) => views::run(&ctx, args).await,
+        Command::Case(args) => case::run(&ctx, args.action).await,
+        Command::Alarms(args) => alarms::run(&ctx, args).await,
     }
 }

@@ -5,13 +5,14 @@
 //!
 //! ```text
 //! # fixture: data/fixtures/metrics          ledger CSVs in the canonical format (docs/canonical-format.md)
-//! # collections: data/fixtures/collections  optional: disputes.csv and promises.csv for the snapshot
+//! # collections: data/fixtures/collections  optional: one <table>.csv per collection table to fill
 //! # as-of: 2024-12-31                       the snapshot date
 //! ```
 //!
-//! The ledger goes through the real `cobro import` and `cobro snapshot`. Collection records have no import path
-//! until the case workflow exists, so this runner writes them into the snapshot's `disputes` / `promises` tables
-//! (the tables every snapshot carries, empty) with their canonical schema.
+//! The ledger goes through the real `cobro import` and `cobro snapshot`. Collection records come from the
+//! operational store, which a fixture does not have, so this runner writes each `<table>.csv` of the collections
+//! directory into the snapshot's table of that name (every table of `COLLECTION_TABLES`), with its canonical
+//! schema. A CSV names the columns it fills in its header, in any order; the others are null.
 //!
 //! Cells print as Arrow formats them, NULL as `NULL`. Run one file with `cargo test --test sql -- NAME`.
 
@@ -20,7 +21,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use async_trait::async_trait;
+use cobro_analytics::arrow::array::new_null_array;
 use cobro_analytics::arrow::datatypes::DataType;
+use cobro_analytics::arrow::record_batch::RecordBatch;
 use cobro_analytics::arrow::util::display::{ArrayFormatter, FormatOptions};
 use cobro_analytics::datafusion::prelude::{CsvReadOptions, SessionContext};
 use cobro_analytics::parquet::arrow::ArrowWriter;
@@ -77,7 +80,9 @@ fn run_cobro(data_dir: &Path, args: &[&str]) -> Result<(), String> {
 
 /// Imports the fixture, builds the snapshot, writes the collection records; returns the snapshot directory.
 async fn prepare(setup: &Setup, work: &Path) -> Result<PathBuf, String> {
-    let data_dir = work.join(format!("{}-{}", setup.fixture.replace('/', "_"), setup.as_of));
+    // One data directory per setup: the same ledger and date with other collection records is another snapshot.
+    let collections = setup.collections.as_deref().unwrap_or("none");
+    let data_dir = work.join(format!("{}-{}-{}", setup.fixture, collections, setup.as_of).replace('/', "_"));
     let fixture = Path::new(ROOT).join(&setup.fixture);
     let mut args = vec!["import".to_owned(), "--mapping".to_owned(), "data/mappings/cobro-canonical.toml".to_owned()];
     for table in ["customers", "documents", "payments", "allocations", "fx_rates"] {
@@ -89,35 +94,70 @@ async fn prepare(setup: &Setup, work: &Path) -> Result<PathBuf, String> {
     let snap = data_dir.join("snapshots").join(format!("as_of={}", setup.as_of)).join("v=1");
     if let Some(collections) = &setup.collections {
         let dir = Path::new(ROOT).join(collections);
+        // A CSV named after no table (a typo) would otherwise be skipped and its records silently missing.
+        for entry in std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))? {
+            let path = entry.map_err(|e| format!("{}: {e}", dir.display()))?.path();
+            let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+            if path.extension().is_some_and(|x| x == "csv") && !COLLECTION_TABLES.iter().any(|(t, _)| *t == stem) {
+                let tables: Vec<&str> = COLLECTION_TABLES.iter().map(|(t, _)| *t).collect();
+                return Err(format!("{}: not a collection table; the tables are {}", path.display(), tables.join(", ")));
+            }
+        }
         for (table, columns) in COLLECTION_TABLES {
             let csv = dir.join(format!("{table}.csv"));
             if csv.exists() {
-                write_collection_table(&csv, &snap.join(format!("{table}.parquet")), columns).await?;
+                write_collection_table(&csv, &snap.join(format!("{table}.parquet")), table, columns).await?;
             }
         }
     }
     Ok(snap)
 }
 
+/// Writes one collection table from a CSV whose header names some of the table's columns, in any order: the
+/// columns it leaves out are null (fixtures written before a column existed keep working), and a header name that
+/// is not a column of the table is an error, so a typo cannot silently become a null column.
 async fn write_collection_table(
     csv: &Path,
     parquet: &Path,
+    table: &str,
     columns: &[cobro_domain::tables::ColumnSpec],
 ) -> Result<(), String> {
-    let schema = schema::columns_schema(columns);
+    let at = |e: &dyn std::fmt::Display| format!("{}: {e}", csv.display());
+    let header: Vec<String> = csv::Reader::from_path(csv)
+        .and_then(|mut r| r.headers().map(|h| h.iter().map(str::to_owned).collect()))
+        .map_err(|e| at(&e))?;
+    let mut present = Vec::new();
+    for name in &header {
+        let Some(spec) = columns.iter().find(|c| c.name == name) else {
+            let known: Vec<&str> = columns.iter().map(|c| c.name).collect();
+            return Err(at(&format!("`{name}` is not a column of `{table}`; its columns are {}", known.join(", "))));
+        };
+        present.push(*spec);
+    }
     let ctx = SessionContext::new();
-    let options = CsvReadOptions::new().has_header(true).schema(&schema).null_regex(Some("^$".to_owned()));
+    let read_schema = schema::columns_schema(&present);
+    let options = CsvReadOptions::new().has_header(true).schema(&read_schema).null_regex(Some("^$".to_owned()));
     let batches = ctx
         .read_csv(csv.display().to_string(), options)
         .await
-        .map_err(|e| format!("{}: {e}", csv.display()))?
+        .map_err(|e| at(&e))?
         .collect()
         .await
-        .map_err(|e| format!("{}: {e}", csv.display()))?;
+        .map_err(|e| at(&e))?;
+    let full = schema::columns_schema(columns);
     let file = std::fs::File::create(parquet).map_err(|e| format!("{}: {e}", parquet.display()))?;
-    let mut writer = ArrowWriter::try_new(file, schema, None).map_err(|e| e.to_string())?;
+    let mut writer = ArrowWriter::try_new(file, full.clone(), None).map_err(|e| e.to_string())?;
     for batch in &batches {
-        writer.write(batch).map_err(|e| e.to_string())?;
+        let arrays = full
+            .fields()
+            .iter()
+            .map(|f| match batch.column_by_name(f.name()) {
+                Some(column) => column.clone(),
+                None => new_null_array(f.data_type(), batch.num_rows()),
+            })
+            .collect();
+        let batch = RecordBatch::try_new(full.clone(), arrays).map_err(|e| at(&e))?;
+        writer.write(&batch).map_err(|e| e.to_string())?;
     }
     writer.close().map_err(|e| e.to_string())?;
     Ok(())

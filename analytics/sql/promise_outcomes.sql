@@ -2,6 +2,11 @@
 -- A promise is kept when payments (not credit notes) applied to its documents between the day it was made and
 -- promised_date + grace_days cover the promised amount (each document's cover is capped at what was promised on
 -- it); it is broken when that day has passed without it; otherwise it is pending.
+-- The store's own `state` only removes promises: one the store closed as cancelled or superseded (by a later
+-- outcome on its documents) on or before the as-of date is not a promise at all and has no row. A NULL state
+-- (imported), pending, kept or broken stay, and the ledger decides kept or broken as above. A promise cancelled or
+-- superseded after the as-of date was still live at it (closed_date > as-of), so it keeps its row when a session
+-- replays an earlier date.
 WITH credit_notes AS (
     SELECT document_id FROM documents WHERE kind = 'credit_note'
 ),
@@ -10,6 +15,7 @@ p AS (
            CAST(CAST(promised_date AS INT) + grace_days AS DATE) AS broken_after
     FROM promises
     WHERE made_date <= {{as_of}}
+      AND NOT (COALESCE(state, '') IN ('cancelled', 'superseded') AND COALESCE(closed_date, {{as_of}}) <= {{as_of}})
 ),
 rows_paid AS (
     SELECT p.promise_id, p.document_id, p.amount,

@@ -2,7 +2,9 @@
 -- Settings come from the [queue] section of the segment rules.
 -- An open receivable is blocked while it has a live case: an open dispute (a dispute record opened by the as-of
 -- date and not yet resolved, or the ERP's dispute flag), a pending promise (promise_outcomes), or a payment the
--- customer reported in the last {{payment_report_hold_days}} days. Otherwise it is actionable when it is past due
+-- customer reported in the last {{payment_report_hold_days}} days that is still open: a report the store closed
+-- as credited, reopened (the money never came) or superseded on or before the as-of date no longer blocks (NULL
+-- state = open; one closed after the as-of date was open at it). Otherwise it is actionable when it is past due
 -- or due within {{due_soon_days}} days.
 --   p_late  = (paid late + {{prior_weight}} × portfolio share paid late) / (settled + {{prior_weight}}), trailing 12
 --             months (customer_behaviour): the customer's own share, pulled towards the portfolio's when it has
@@ -31,6 +33,7 @@ reported AS (
     SELECT document_id, MIN(report_id) AS report_id, MAX(reported_date) AS reported_date
     FROM payment_reports
     WHERE reported_date <= {{as_of}} AND reported_date > CAST(CAST({{as_of}} AS INT) - {{payment_report_hold_days}} AS DATE)
+      AND (COALESCE(state, 'open') = 'open' OR closed_date > {{as_of}})
     GROUP BY document_id
 ),
 items AS (

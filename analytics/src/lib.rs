@@ -18,4 +18,4 @@ pub use datafusion;
 pub use datafusion::arrow;
 pub use datafusion::parquet;
 pub use error::QueryError;
-pub use session::{SnapshotSession, SnapshotTables};
+pub use session::{RecordBatchTable, SnapshotSession, SnapshotTables};

@@ -77,6 +77,15 @@ fn half_of_physical_memory() -> Option<usize> {
     Some(kib / 2 * 1024)
 }
 
+/// A named in-memory table that replaces the snapshot's table of that name.
+#[derive(Debug, Clone)]
+pub struct RecordBatchTable {
+    /// Table name.
+    pub name: String,
+    /// Its rows.
+    pub batch: RecordBatch,
+}
+
 /// A query session over one snapshot.
 pub struct SnapshotSession {
     ctx: SessionContext,
@@ -87,16 +96,27 @@ pub struct SnapshotSession {
 impl SnapshotSession {
     /// Registers the snapshot's tables and views.
     pub async fn open(dir: &Path, params: SqlParams) -> Result<Self, QueryError> {
-        Self::open_with(dir, params, false).await
+        Self::open_with(dir, params, false, Vec::new()).await
+    }
+
+    /// Like [`open`](Self::open), with some tables replaced by in-memory rows before the views are defined: the
+    /// operational store's live collection records over the snapshot's ledger (`cobro alarms`, the tick).
+    pub async fn open_live(dir: &Path, params: SqlParams, live: Vec<RecordBatchTable>) -> Result<Self, QueryError> {
+        Self::open_with(dir, params, false, live).await
     }
 
     /// Like [`open`](Self::open), but for an as-of date earlier than the snapshot's: the tables the snapshot
     /// derived at its own date (`open_items`) are derived again, at `params.as_of`, from the ledger tables.
     pub async fn open_replay(dir: &Path, params: SqlParams) -> Result<Self, QueryError> {
-        Self::open_with(dir, params, true).await
+        Self::open_with(dir, params, true, Vec::new()).await
     }
 
-    async fn open_with(dir: &Path, params: SqlParams, replay: bool) -> Result<Self, QueryError> {
+    async fn open_with(
+        dir: &Path,
+        params: SqlParams,
+        replay: bool,
+        live: Vec<RecordBatchTable>,
+    ) -> Result<Self, QueryError> {
         let found = SnapshotTables::scan(dir)
             .map_err(|e| QueryError::OpenSnapshot { path: dir.display().to_string(), source: e.into() })?;
         let mut config =
@@ -123,8 +143,14 @@ impl SnapshotSession {
         ctx.register_udf(crate::udf::BusinessDays::udf());
         ctx.register_udf(crate::udf::CountbackDso::udf());
         let mut names = Vec::new();
+        for t in live {
+            let table = datafusion::datasource::MemTable::try_new(t.batch.schema(), vec![vec![t.batch]])
+                .map_err(|source| QueryError::Execute { source })?;
+            ctx.register_table(t.name.as_str(), Arc::new(table)).map_err(|source| QueryError::Execute { source })?;
+            names.push(t.name);
+        }
         for table in &found.tables {
-            if replay && sql::DERIVED_TABLES.contains(&table.as_str()) {
+            if (replay && sql::DERIVED_TABLES.contains(&table.as_str())) || names.contains(table) {
                 continue;
             }
             let path = found.dir.join(format!("{table}.parquet"));

@@ -50,6 +50,20 @@ pub const PROMISE_OUTCOMES: &str = include_str!("../sql/promise_outcomes.sql");
 pub const PROMISE_METRICS: &str = include_str!("../sql/promise_metrics.sql");
 /// The CFO's KPI summary.
 pub const METRICS_SUMMARY: &str = include_str!("../sql/metrics_summary.sql");
+/// Alarm: customers the AR manager must act on (daily).
+pub const ALARM_ACTION_NEEDED: &str = include_str!("../sql/alarm_action_needed.sql");
+/// Alarm: broken promises still unpaid (daily, per collector).
+pub const ALARM_BROKEN_PROMISES: &str = include_str!("../sql/alarm_broken_promises.sql");
+/// Alarm: payments reported but not credited (weekly, per collector).
+pub const ALARM_REPORTED_NOT_CREDITED: &str = include_str!("../sql/alarm_reported_not_credited.sql");
+/// Alarm: documents in an open dispute (weekly, per department and per collector).
+pub const ALARM_OPEN_DISPUTES: &str = include_str!("../sql/alarm_open_disputes.sql");
+/// Outcomes, customers and amounts per delay reason.
+pub const DELAY_REASON_REPORT: &str = include_str!("../sql/delay_reason_report.sql");
+/// Progress of each collection objective.
+pub const OBJECTIVE_PROGRESS: &str = include_str!("../sql/objective_progress.sql");
+/// First-response time of each dispute.
+pub const DISPUTE_RESPONSE: &str = include_str!("../sql/dispute_response.sql");
 
 /// Views defined over every snapshot, in dependency order, with the tables and views each one reads. A view is
 /// defined only when all it reads exists (an old snapshot without `disputes` simply has no dispute views).
@@ -89,10 +103,43 @@ pub const VIEWS: &[(&str, &str, &[&str])] = &[
         ],
     ),
     ("promise_metrics", PROMISE_METRICS, &["promise_outcomes", "fx_daily"]),
+    ("dispute_response", DISPUTE_RESPONSE, &["disputes"]),
+    (
+        "alarm_action_needed",
+        ALARM_ACTION_NEEDED,
+        &["customers", "open_items", "disputes", "promise_outcomes", "promises", "payment_reports", "tasks"],
+    ),
+    ("alarm_broken_promises", ALARM_BROKEN_PROMISES, &["promise_outcomes", "promises", "open_items", "customers"]),
+    ("alarm_reported_not_credited", ALARM_REPORTED_NOT_CREDITED, &["payment_reports", "open_items", "customers"]),
+    ("alarm_open_disputes", ALARM_OPEN_DISPUTES, &["disputes", "customers"]),
+    ("delay_reason_report", DELAY_REASON_REPORT, &["collection_actions", "delay_reasons", "fx_daily"]),
+    (
+        "objective_progress",
+        OBJECTIVE_PROGRESS,
+        &["objectives", "customers", "documents", "allocations", "fx_daily"],
+    ),
 ];
 
 /// Tables a snapshot stores already derived at its as-of date (see `SnapshotSession::open_replay`).
 pub const DERIVED_TABLES: &[&str] = &["open_items"];
+
+/// Thresholds of the alarms (seed 003), from the workflow configuration (`[alarms]` and `[payment_reports]` of
+/// `data/strategies/workflow.toml`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AlarmParams {
+    /// "Customers needing action": an unblocked receivable more than this many days past due (`{{action_days_past_due}}`).
+    pub action_days_past_due: u32,
+    /// "Payments reported but not credited": a report still open this many days after it was made
+    /// (`{{credit_wait_days}}`).
+    pub credit_wait_days: u32,
+}
+
+impl Default for AlarmParams {
+    /// The shipped workflow configuration: the D+30 action notice, and 5 days for a reported payment to arrive.
+    fn default() -> Self {
+        Self { action_days_past_due: 30, credit_wait_days: 5 }
+    }
+}
 
 /// Parameters every snapshot query is rendered with.
 #[derive(Debug, Clone)]
@@ -105,12 +152,20 @@ pub struct SqlParams {
     pub reporting_currency: String,
     /// Segment rules and queue settings.
     pub rules: Arc<SegmentRules>,
+    /// Alarm thresholds.
+    pub alarms: AlarmParams,
 }
 
 impl SqlParams {
     /// Parameters with the built-in segment rules.
     pub fn new(as_of: AsOf, buckets: AgeingBuckets, reporting_currency: String) -> Self {
-        Self { as_of, buckets, reporting_currency, rules: SegmentRules::builtin() }
+        Self { as_of, buckets, reporting_currency, rules: SegmentRules::builtin(), alarms: AlarmParams::default() }
+    }
+
+    /// The same parameters with other alarm thresholds.
+    #[must_use]
+    pub fn with_alarms(self, alarms: AlarmParams) -> Self {
+        Self { alarms, ..self }
     }
 
     /// The same parameters at another as-of date.
@@ -138,6 +193,8 @@ impl SqlParams {
             .replace("{{broken_promise_boost}}", &format!("CAST({:?} AS DOUBLE)", q.broken_promise_boost))
             .replace("{{overlay_boost}}", &format!("CAST({:?} AS DOUBLE)", q.overlay_boost))
             .replace("{{payment_report_hold_days}}", &q.payment_report_hold_days.to_string())
+            .replace("{{action_days_past_due}}", &self.alarms.action_days_past_due.to_string())
+            .replace("{{credit_wait_days}}", &self.alarms.credit_wait_days.to_string())
             .replace("{{as_of}}", &format!("DATE '{}'", self.as_of))
             .replace("{{bucket_case_dpd}}", &self.buckets.sql_case("days_past_due"))
             .replace("{{bucket_order_dpd}}", &self.buckets.sql_order_case("days_past_due"))

@@ -17,7 +17,7 @@ use cobro_analytics::arrow::compute::concat_batches;
 use cobro_analytics::datafusion::execution::SendableRecordBatchStream;
 use cobro_analytics::sql::{self, SqlParams};
 use cobro_analytics::{QueryError, SnapshotSession, cells, schema};
-use cobro_domain::tables::COLLECTION_TABLES;
+use cobro_domain::tables::{COLLECTION_TABLES, TextTable};
 use cobro_domain::{AgeingBuckets, AsOf, money};
 use serde::{Deserialize, Serialize};
 use tokio_stream_shim::next_batch;
@@ -137,6 +137,9 @@ pub struct SnapshotOptions {
     pub now: DateTime<Utc>,
     /// Ageing buckets.
     pub buckets: AgeingBuckets,
+    /// The collection records exported from the operational store; a collection table absent here is written
+    /// empty, with its schema.
+    pub collections: Vec<TextTable>,
 }
 
 /// The snapshots directory.
@@ -257,11 +260,22 @@ pub async fn build(opts: &SnapshotOptions) -> Result<(SnapshotRef, SnapshotManif
         fs::copy(&from, &to).map_err(io(&from))?;
         fs::File::open(&to).and_then(|f| f.sync_all()).map_err(io(&to))?;
     }
-    // The collection tables (disputes, promises) come from the collections store. Until the case workflow writes
-    // them, every snapshot carries them empty, with their final schema, so that the metric views keep one shape.
+    // The collection tables come from the operational store, as known now (the knowledge time in the manifest);
+    // the views apply the as-of date to their business dates. A table the store did not hand over is written
+    // empty, with its schema, so that the views keep one shape.
     for (table, columns) in COLLECTION_TABLES {
         let path = tmp.join(format!("{table}.parquet"));
-        ParquetFile::create(&path, schema::columns_schema(columns))?.finish()?;
+        let mut out = ParquetFile::create(&path, schema::columns_schema(columns))?;
+        if let Some(t) = opts.collections.iter().find(|t| t.name == *table) {
+            let batch = schema::text_table_batch(t).map_err(|message| SnapshotError::Derive {
+                table: "collections",
+                source: QueryError::Plan { message: format!("operational store export: {message}") },
+            })?;
+            for start in (0..batch.num_rows()).step_by(WRITE_BATCH_ROWS) {
+                out.write(&batch.slice(start, WRITE_BATCH_ROWS.min(batch.num_rows() - start)))?;
+            }
+        }
+        out.finish()?;
     }
     failpoint("snapshot-after-copy");
 

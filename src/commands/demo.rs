@@ -27,7 +27,7 @@ pub async fn run(ctx: &super::Ctx, args: DemoArgs) -> anyhow::Result<Done> {
     super::import::print_summary(&summary)?;
 
     out!("\n== 2. snapshot as of {}", args.as_of)?;
-    let (snap, manifest) = super::snapshot::build(data_dir, args.as_of).await?;
+    let (snap, manifest) = super::snapshot::build(ctx, args.as_of).await?;
     super::snapshot::print_summary(&snap, &manifest)?;
 
     out!("\n== 3. open items by ageing bucket at {}", args.as_of)?;

@@ -7,19 +7,23 @@ use cobro_pipeline::snapshot::{self, SnapshotManifest, SnapshotOptions, Snapshot
 use crate::cli::SnapshotArgs;
 use crate::{Done, progress};
 
-pub async fn run(data_dir: &Path, args: SnapshotArgs) -> anyhow::Result<Done> {
-    let (snap, manifest) = build(data_dir, args.as_of).await?;
+pub async fn run(ctx: &super::Ctx, args: SnapshotArgs) -> anyhow::Result<Done> {
+    let (snap, manifest) = build(ctx, args.as_of).await?;
     print_summary(&snap, &manifest)?;
     Ok(Done::Clean)
 }
 
-pub async fn build(data_dir: &Path, as_of: cobro_domain::AsOf) -> anyhow::Result<(SnapshotRef, SnapshotManifest)> {
+/// Builds a snapshot of the staged ledger, with the operational store's collection records as known now.
+pub async fn build(ctx: &super::Ctx, as_of: cobro_domain::AsOf) -> anyhow::Result<(SnapshotRef, SnapshotManifest)> {
+    let data_dir: &Path = &ctx.data_dir;
+    let collections = ctx.collections(&ctx.workflow()?).await?;
     let spinner = progress::spinner(&format!("building snapshot as of {as_of}"));
     let opts = SnapshotOptions {
         data_dir: data_dir.to_owned(),
         as_of,
         now: SystemClock.now(),
         buckets: AgeingBuckets::default(),
+        collections,
     };
     let built = snapshot::build(&opts).await;
     spinner.finish_and_clear();

@@ -308,7 +308,7 @@ async fn plan(
             return Err(conflict(state));
         }
         let after = status::next(state.status, t)
-            .map_err(|source| CaseError::Illegal { document_id: (*id).to_owned(), source })?;
+            .map_err(|refused| CaseError::Illegal { document_id: (*id).to_owned(), refused })?;
         out.push((state, expected, after));
     }
     Ok(out)
@@ -365,17 +365,6 @@ fn busy_or(ctx: &Ctx<'_>, e: sqlx::Error) -> CaseError {
     } else {
         ctx.store.err(e)
     }
-}
-
-/// Runs `body` in one transaction: committed if it succeeds, rolled back (nothing written) if it fails.
-async fn in_tx<F>(ctx: &Ctx<'_>, body: F) -> Result<Recorded, CaseError>
-where
-    F: for<'t> AsyncFnOnce(&'t mut Tx) -> Result<Recorded, CaseError>,
-{
-    let mut tx = ctx.store.begin().await?;
-    let r = body(&mut tx).await?;
-    tx.commit().await.map_err(|e| busy_or(ctx, e))?;
-    Ok(r)
 }
 
 /// Records a contact outcome.
@@ -435,7 +424,9 @@ pub async fn record_outcome(ctx: &Ctx<'_>, o: &Outcome) -> Result<Recorded, Case
     let planned = plan(ctx, &o.customer_id, &ids, t, &o.expect).await?;
     let note = o.note.as_deref();
     let reason = o.delay_reason.as_deref();
-    in_tx(ctx, async |tx| {
+    let mut owned_tx = ctx.store.begin().await?;
+    let tx = &mut owned_tx;
+    let rec: Result<Recorded, CaseError> = async move {
         let outcome_id = store::next_id(tx, "OUT").await.map_err(|e| ctx.store.err(e))?;
         let record_id = match &o.kind {
             OutcomeKind::PromiseToPay { .. } => Some(store::next_id(tx, "PRM").await.map_err(|e| ctx.store.err(e))?),
@@ -643,8 +634,11 @@ pub async fn record_outcome(ctx: &Ctx<'_>, o: &Outcome) -> Result<Recorded, Case
             }
         }
         Ok(rec)
-    })
-    .await
+    }
+    .await;
+    let rec = rec?;
+    owned_tx.commit().await.map_err(|e| busy_or(ctx, e))?;
+    Ok(rec)
 }
 
 /// Spreads a promised amount over the documents, oldest due first, each up to its balance. Every document must
@@ -919,7 +913,9 @@ pub(crate) async fn close_record(
     let customer_id = docs[0].1.clone();
     let ids: Vec<&str> = docs.iter().map(|(d, _)| d.as_str()).collect();
     let planned = plan(ctx, &customer_id, &ids, t, &BTreeMap::new()).await?;
-    in_tx(ctx, async |tx| {
+    let mut owned_tx = ctx.store.begin().await?;
+    let tx = &mut owned_tx;
+    let rec: Result<Recorded, CaseError> = async move {
         let mut rec = Recorded { kind: t.as_str().to_owned(), record_id: Some(id.to_owned()), ..Recorded::default() };
         for (state, expected, after) in &planned {
             let version = set_status(ctx, tx, &state.document_id, *expected, *after, None).await?;
@@ -977,8 +973,11 @@ pub(crate) async fn close_record(
             rec.task_id = Some(task);
         }
         Ok(rec)
-    })
-    .await
+    }
+    .await;
+    let rec = rec?;
+    owned_tx.commit().await.map_err(|e| busy_or(ctx, e))?;
+    Ok(rec)
 }
 
 /// Withdraws a pending promise (recorded by mistake, or to record a renegotiated one).
@@ -1081,7 +1080,9 @@ pub async fn resolve_dispute(
         .filter(|d| now.get(*d).is_some_and(|s| s.status == Status::Dispute && s.case_ref.as_deref() == Some(dispute_id)))
         .collect();
     let planned = plan(ctx, &head.customer_id, &in_dispute, Transition::DisputeResolved, &BTreeMap::new()).await?;
-    in_tx(ctx, async |tx| {
+    let mut owned_tx = ctx.store.begin().await?;
+    let tx = &mut owned_tx;
+    let rec: Result<Recorded, CaseError> = async move {
         let mut rec = Recorded { kind: "dispute_resolved".into(), record_id: Some(dispute_id.to_owned()), ..Recorded::default() };
         for (state, expected, after) in &planned {
             let version = set_status(ctx, tx, &state.document_id, *expected, *after, None).await?;
@@ -1128,8 +1129,11 @@ pub async fn resolve_dispute(
             closed.rows_affected()
         ));
         Ok(rec)
-    })
-    .await
+    }
+    .await;
+    let rec = rec?;
+    owned_tx.commit().await.map_err(|e| busy_or(ctx, e))?;
+    Ok(rec)
 }
 
 /// Marks a task done.

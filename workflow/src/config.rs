@@ -453,7 +453,7 @@ mod tests {
     fn objectives_take_a_month_or_a_range() {
         let text = format!(
             "{BUILTIN_TOML}\n[[objectives]]\nid = \"a\"\ncollector = \"C1\"\nperiod = \"2024-02\"\ncollect_target = \"100.50\"\n\
-             [[objectives]]\nid = \"b\"\naccount_group = \"retail\"\nfrom = 2024-01-01\nto = 2024-03-31\noverdue_share_target = 0.25\n"
+             [[objectives]]\nid = \"b\"\naccount_group = \"retail\"\nfrom = \"2024-01-01\"\nto = \"2024-03-31\"\noverdue_share_target = 0.25\n"
         );
         let c = WorkflowConfig::parse(&text, "t").unwrap();
         assert_eq!(c.objectives[0].to, NaiveDate::from_ymd_opt(2024, 2, 29).unwrap());

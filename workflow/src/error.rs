@@ -60,13 +60,12 @@ pub enum CaseError {
         kind: String,
     },
     /// The state machine refuses the change.
-    #[error("document `{document_id}`: {source}")]
+    #[error("document `{document_id}`: {refused}")]
     Illegal {
         /// Document.
         document_id: String,
         /// Why.
-        #[source]
-        source: IllegalTransition,
+        refused: IllegalTransition,
     },
     /// Someone else changed the document since this command read it.
     #[error("document `{document_id}` changed while this was being recorded: it is now `{now}` (version {version}, by {by} at {at}); nothing was written, reload it and decide again")]

@@ -3,6 +3,8 @@
 //! column order of `cobro_domain::tables`. The snapshot writer parses them by column type, so a store value that
 //! does not fit its column fails the build loudly instead of being dropped.
 
+use std::collections::BTreeSet;
+
 use cobro_domain::tables::{self, ColumnSpec, TextTable};
 use sqlx::{AssertSqlSafe, Row};
 
@@ -60,4 +62,52 @@ async fn read(store: &Store, table: &str, columns: &[ColumnSpec], order: &str) -
         .map(|r| (0..columns.len()).map(|i| r.try_get::<Option<String>, _>(i)).collect::<Result<Vec<_>, _>>())
         .collect::<Result<_, _>>()
         .map_err(|e| store.err(e))
+}
+
+/// The documents of one record (a promise, report or dispute by id, or a task's `document_ids`) and their
+/// customers: the ledger slice a command on that record needs.
+pub async fn record_documents(
+    store: &Store,
+    table: &str,
+    key: &str,
+    id: &str,
+) -> Result<(BTreeSet<String>, BTreeSet<String>), CaseError> {
+    let (docs_col, known) = match (table, key) {
+        ("promises", "promise_id") | ("payment_reports", "report_id") | ("disputes", "dispute_id") => ("document_id", true),
+        ("tasks", "task_id") => ("document_ids", true),
+        _ => ("", false),
+    };
+    if !known {
+        return Err(CaseError::invalid("record", format!("no records in `{table}` by `{key}`")));
+    }
+    let sql = format!("SELECT {docs_col}, customer_id FROM {table} WHERE {key} = $1");
+    let rows = sqlx::query(AssertSqlSafe(sql)).bind(id).fetch_all(store.pool()).await.map_err(|e| store.err(e))?;
+    let mut docs = BTreeSet::new();
+    let mut customers = BTreeSet::new();
+    for r in &rows {
+        let d: Option<String> = r.try_get(0).map_err(|e| store.err(e))?;
+        docs.extend(d.unwrap_or_default().split(',').filter(|s| !s.is_empty()).map(str::to_owned));
+        customers.insert(r.try_get::<String, _>(1).map_err(|e| store.err(e))?);
+    }
+    Ok((docs, customers))
+}
+
+/// The documents under a live record (pending promise, open report, open dispute) and their customers: what the
+/// daily tick may change.
+pub async fn live_documents(store: &Store) -> Result<(BTreeSet<String>, BTreeSet<String>), CaseError> {
+    let rows = sqlx::query(
+        "SELECT document_id, customer_id FROM promises WHERE state = 'pending' \
+         UNION SELECT document_id, customer_id FROM payment_reports WHERE state = 'open' \
+         UNION SELECT document_id, customer_id FROM disputes WHERE resolved_date IS NULL",
+    )
+    .fetch_all(store.pool())
+    .await
+    .map_err(|e| store.err(e))?;
+    let mut docs = BTreeSet::new();
+    let mut customers = BTreeSet::new();
+    for r in &rows {
+        docs.insert(r.try_get::<String, _>(0).map_err(|e| store.err(e))?);
+        customers.insert(r.try_get::<String, _>(1).map_err(|e| store.err(e))?);
+    }
+    Ok((docs, customers))
 }

@@ -10,10 +10,15 @@ pub mod cases;
 pub mod config;
 pub mod error;
 pub mod export;
+pub mod import;
 pub mod ledger;
 pub mod status;
 pub mod store;
 pub mod tick;
+pub mod views;
+
+#[cfg(test)]
+mod tests;
 
 pub use cases::{Ctx, Outcome, OutcomeKind, Recorded};
 pub use config::WorkflowConfig;

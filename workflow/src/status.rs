@@ -42,7 +42,7 @@ impl Status {
 
 impl fmt::Display for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -122,7 +122,7 @@ impl Transition {
 
 impl fmt::Display for Transition {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -193,7 +193,52 @@ mod tests {
                 table.push_str(&format!("{from:<16} {t:<17} {cell}\n"));
             }
         }
-        insta::assert_snapshot!(table, @r"");
+        insta::assert_snapshot!(table, @r"
+        normal           promise_to_pay    → promise
+        normal           no_commitment     → normal
+        normal           reported_paid     → payment_reported
+        normal           dispute           → dispute
+        normal           no_contact        → normal
+        normal           promise_broken    ✗
+        normal           promise_kept      ✗
+        normal           promise_cancelled ✗
+        normal           report_reopened   ✗
+        normal           report_credited   ✗
+        normal           dispute_resolved  ✗
+        promise          promise_to_pay    ✗
+        promise          no_commitment     ✗
+        promise          reported_paid     → payment_reported
+        promise          dispute           → dispute
+        promise          no_contact        ✗
+        promise          promise_broken    → normal
+        promise          promise_kept      → normal
+        promise          promise_cancelled → normal
+        promise          report_reopened   ✗
+        promise          report_credited   ✗
+        promise          dispute_resolved  ✗
+        payment_reported promise_to_pay    ✗
+        payment_reported no_commitment     ✗
+        payment_reported reported_paid     ✗
+        payment_reported dispute           → dispute
+        payment_reported no_contact        ✗
+        payment_reported promise_broken    ✗
+        payment_reported promise_kept      ✗
+        payment_reported promise_cancelled ✗
+        payment_reported report_reopened   → normal
+        payment_reported report_credited   → normal
+        payment_reported dispute_resolved  ✗
+        dispute          promise_to_pay    ✗
+        dispute          no_commitment     ✗
+        dispute          reported_paid     ✗
+        dispute          dispute           ✗
+        dispute          no_contact        ✗
+        dispute          promise_broken    ✗
+        dispute          promise_kept      ✗
+        dispute          promise_cancelled ✗
+        dispute          report_reopened   ✗
+        dispute          report_credited   ✗
+        dispute          dispute_resolved  → normal
+        ");
     }
 
     #[test]

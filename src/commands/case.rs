@@ -1,0 +1,313 @@
+//! `cobro case …`: the collection workflow from the command line. Each command reads the ledger slice it needs
+//! from a snapshot (so paid and credited documents are refused), then hands it to `cobro_workflow`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::str::FromStr;
+
+use anyhow::Context as _;
+use chrono::NaiveDate;
+use cobro_analytics::arrow::array::Array;
+use cobro_analytics::{SnapshotSession, cells};
+use cobro_domain::clock::{Clock, SystemClock};
+use cobro_workflow::cases::{self, Ctx as CaseCtx, Outcome, OutcomeKind, Recorded};
+use cobro_workflow::tick::{self, TickInputs};
+use cobro_workflow::{Ledger, LedgerCustomer, LedgerDocument, Store, WorkflowConfig};
+use rust_decimal::Decimal;
+
+use super::{Ctx, Opened};
+use crate::Done;
+use crate::cli::{CaseAction, OutcomeArgs, Recording};
+
+/// Runs a query whose columns are all cast to text, as rows of optional strings.
+pub async fn text_rows(session: &SnapshotSession, sql: &str) -> anyhow::Result<Vec<Vec<Option<String>>>> {
+    let mut out = Vec::new();
+    for batch in session.collect(sql).await? {
+        let cols = (0..batch.num_columns()).map(|c| cells::strings(batch.column(c))).collect::<Result<Vec<_>, _>>()?;
+        for r in 0..batch.num_rows() {
+            out.push(cols.iter().map(|c| (!c.is_null(r)).then(|| c.value(r).to_owned())).collect());
+        }
+    }
+    Ok(out)
+}
+
+/// A list of SQL string literals for ids: quoted, never spliced raw.
+pub fn quote(ids: impl IntoIterator<Item = impl AsRef<str>>) -> String {
+    let list: Vec<String> = ids.into_iter().map(|s| format!("'{}'", s.as_ref().replace('\'', "''"))).collect();
+    if list.is_empty() { "NULL".to_owned() } else { list.join(", ") }
+}
+
+/// The ledger slice of some documents and customers, read from a snapshot session.
+pub async fn load_ledger(
+    session: &SnapshotSession,
+    as_of: NaiveDate,
+    documents: &BTreeSet<String>,
+    customers: &BTreeSet<String>,
+) -> anyhow::Result<Ledger> {
+    let mut ledger = Ledger { as_of, ..Ledger::default() };
+    let mut customers = customers.clone();
+    if !documents.is_empty() {
+        let sql = format!(
+            "WITH applied AS ( \
+               SELECT a.document_id, \
+                      SUM(CASE WHEN cn.document_id IS NULL THEN a.amount END) AS paid, \
+                      SUM(CASE WHEN cn.document_id IS NOT NULL THEN a.amount END) AS credited \
+               FROM allocations a \
+               LEFT JOIN (SELECT document_id FROM documents WHERE kind = 'credit_note') cn ON cn.document_id = a.source_id \
+               WHERE a.applied_date <= DATE '{as_of}' AND a.document_id IN ({ids}) \
+               GROUP BY a.document_id) \
+             SELECT d.document_id, d.customer_id, d.kind, d.currency, CAST(d.amount AS VARCHAR), \
+                    CAST(COALESCE(o.balance, 0) AS VARCHAR), CAST(d.due_date AS VARCHAR), \
+                    CAST(COALESCE(p.paid, 0) AS VARCHAR), CAST(COALESCE(p.credited, 0) AS VARCHAR) \
+             FROM documents d \
+             LEFT JOIN open_items o ON o.document_id = d.document_id \
+             LEFT JOIN applied p ON p.document_id = d.document_id \
+             WHERE d.issue_date <= DATE '{as_of}' AND d.document_id IN ({ids})",
+            ids = quote(documents)
+        );
+        for r in text_rows(session, &sql).await? {
+            let s = |i: usize| r[i].clone().unwrap_or_default();
+            let dec = |i: usize| Decimal::from_str(&s(i)).with_context(|| format!("reading {}", s(i)));
+            let doc = LedgerDocument {
+                document_id: s(0),
+                customer_id: s(1),
+                kind: s(2),
+                currency: s(3),
+                amount: dec(4)?,
+                balance: dec(5)?,
+                due_date: s(6).parse().with_context(|| format!("due date {}", s(6)))?,
+                paid: dec(7)?,
+                credited: dec(8)?,
+            };
+            customers.insert(doc.customer_id.clone());
+            ledger.documents.insert(doc.document_id.clone(), doc);
+        }
+    }
+    if !customers.is_empty() {
+        let sql = format!(
+            "SELECT customer_id, name, collector_id, sales_rep_id, email, language FROM customers WHERE customer_id IN ({})",
+            quote(&customers)
+        );
+        for r in text_rows(session, &sql).await? {
+            let c = LedgerCustomer {
+                customer_id: r[0].clone().unwrap_or_default(),
+                name: r[1].clone().unwrap_or_default(),
+                collector_id: r[2].clone(),
+                sales_rep_id: r[3].clone(),
+                email: r[4].clone(),
+                language: r[5].clone(),
+            };
+            ledger.customers.insert(c.customer_id.clone(), c);
+        }
+    }
+    Ok(ledger)
+}
+
+fn actor(rec: &Recording) -> String {
+    rec.by
+        .clone()
+        .or_else(|| std::env::var("COBRO_USER").ok())
+        .or_else(|| std::env::var("USER").ok())
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| "cli".to_owned())
+}
+
+fn business_date(rec: &Recording) -> NaiveDate {
+    rec.on.map(|d| d.date()).unwrap_or_else(|| SystemClock.now().date_naive())
+}
+
+/// Everything a recording command needs, opened once.
+struct Session {
+    store: Store,
+    config: WorkflowConfig,
+    opened: Opened,
+}
+
+async fn open(ctx: &Ctx, as_of: Option<cobro_domain::AsOf>) -> anyhow::Result<Session> {
+    let config = ctx.workflow()?;
+    let opened = ctx.open(as_of).await?;
+    let store = ctx.store().await?;
+    Ok(Session { store, config, opened })
+}
+
+fn outcome_of(o: &OutcomeArgs, kind: OutcomeKind) -> anyhow::Result<Outcome> {
+    let mut expect = BTreeMap::new();
+    for pair in &o.expect_version {
+        let (doc, v) = pair
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("--expect-version `{pair}`: write DOC=VERSION, e.g. INV-1=2"))?;
+        let v: i64 = v.parse().map_err(|_| anyhow::anyhow!("--expect-version `{pair}`: `{v}` is not a version number"))?;
+        expect.insert(doc.to_owned(), v);
+    }
+    Ok(Outcome {
+        customer_id: o.customer.clone(),
+        documents: o.invoices.clone(),
+        kind,
+        note: o.rec.note.clone(),
+        delay_reason: o.reason.clone(),
+        expect,
+    })
+}
+
+fn print_recorded(r: &Recorded, json: bool) -> anyhow::Result<()> {
+    if json {
+        out!("{}", serde_json::to_string_pretty(r)?)?;
+        return Ok(());
+    }
+    let head = match &r.outcome_id {
+        Some(id) => format!("{} recorded ({id})", r.kind),
+        None => format!("{} recorded", r.kind),
+    };
+    out!("{head}")?;
+    for c in &r.changes {
+        out!("  {}: {} → {} (version {})", c.document_id, c.before, c.after, c.version)?;
+    }
+    for s in &r.summary {
+        out!("  {s}")?;
+    }
+    Ok(())
+}
+
+/// `cobro case …`.
+pub async fn run(ctx: &Ctx, action: CaseAction) -> anyhow::Result<Done> {
+    match action {
+        CaseAction::Promise { date, amount, o } => {
+            outcome(ctx, &o, OutcomeKind::PromiseToPay { date: date.date(), amount }).await
+        }
+        CaseAction::NoCommitment { follow_up_days, o } => {
+            outcome(ctx, &o, OutcomeKind::NoCommitment { follow_up_days }).await
+        }
+        CaseAction::ReportedPaid { paid_date, reference, o } => {
+            outcome(ctx, &o, OutcomeKind::ReportedPaid { paid_date: paid_date.map(|d| d.date()), reference }).await
+        }
+        CaseAction::Dispute { dispute_type, amount, owner, o } => {
+            outcome(ctx, &o, OutcomeKind::Dispute { dispute_type, amount, owner }).await
+        }
+        CaseAction::NoContact { o } => outcome(ctx, &o, OutcomeKind::NoContact).await,
+        CaseAction::CancelPromise { promise, rec } => {
+            on_record(ctx, &rec, "promises", "promise_id", &promise, async |c| {
+                cases::cancel_promise(c, &promise, rec.note.as_deref()).await
+            })
+            .await
+        }
+        CaseAction::ReopenReport { report, rec } => {
+            on_record(ctx, &rec, "payment_reports", "report_id", &report, async |c| {
+                cases::reopen_report(c, &report, rec.note.as_deref()).await
+            })
+            .await
+        }
+        CaseAction::Respond { dispute, rec } => {
+            on_record(ctx, &rec, "disputes", "dispute_id", &dispute, async |c| {
+                cases::respond_dispute(c, &dispute, rec.note.as_deref()).await
+            })
+            .await
+        }
+        CaseAction::Resolve { dispute, resolution, rec } => {
+            on_record(ctx, &rec, "disputes", "dispute_id", &dispute, async |c| {
+                cases::resolve_dispute(c, &dispute, &resolution, rec.note.as_deref()).await
+            })
+            .await
+        }
+        CaseAction::TaskDone { task, rec } => {
+            on_record(ctx, &rec, "tasks", "task_id", &task, async |c| {
+                cases::complete_task(c, &task, rec.note.as_deref()).await
+            })
+            .await
+        }
+        CaseAction::Tick { rec } => run_tick(ctx, &rec).await,
+        CaseAction::Show { customer, json } => super::case_views::show(ctx, &customer, json).await,
+        CaseAction::Tasks { assignee, all } => super::case_views::tasks(ctx, assignee.as_deref(), all).await,
+        CaseAction::Import { disputes, promises, max_reject_rate, as_of } => {
+            super::case_import::run(ctx, disputes, promises, max_reject_rate, as_of).await
+        }
+    }
+}
+
+async fn outcome(ctx: &Ctx, o: &OutcomeArgs, kind: OutcomeKind) -> anyhow::Result<Done> {
+    let outcome = outcome_of(o, kind)?;
+    let s = open(ctx, o.rec.as_of).await?;
+    let docs: BTreeSet<String> = outcome.documents.iter().cloned().collect();
+    let custs = BTreeSet::from([outcome.customer_id.clone()]);
+    let ledger = load_ledger(&s.opened.session, s.opened.manifest.as_of.date(), &docs, &custs).await?;
+    let who = actor(&o.rec);
+    let c = CaseCtx {
+        store: &s.store,
+        config: &s.config,
+        ledger: &ledger,
+        actor: &who,
+        now: SystemClock.now(),
+        on: business_date(&o.rec),
+    };
+    let r = cases::record_outcome(&c, &outcome).await?;
+    s.store.close().await;
+    print_recorded(&r, o.rec.json)?;
+    Ok(Done::Clean)
+}
+
+/// Commands on an existing record (promise, report, dispute, task): the ledger slice is its documents.
+async fn on_record<F>(ctx: &Ctx, rec: &Recording, table: &str, key: &str, id: &str, body: F) -> anyhow::Result<Done>
+where
+    F: for<'c> AsyncFnOnce(&'c CaseCtx<'c>) -> Result<Recorded, cobro_workflow::CaseError>,
+{
+    let s = open(ctx, rec.as_of).await?;
+    let docs = cobro_workflow::export::record_documents(&s.store, table, key, id).await?;
+    let ledger = load_ledger(&s.opened.session, s.opened.manifest.as_of.date(), &docs.0, &docs.1).await?;
+    let who = actor(rec);
+    let c = CaseCtx {
+        store: &s.store,
+        config: &s.config,
+        ledger: &ledger,
+        actor: &who,
+        now: SystemClock.now(),
+        on: business_date(rec),
+    };
+    let r = body(&c).await?;
+    s.store.close().await;
+    print_recorded(&r, rec.json)?;
+    Ok(Done::Clean)
+}
+
+/// `cobro case tick`: evaluates promises and reports against the snapshot's ledger with the store's live
+/// records, then lets the workflow act.
+async fn run_tick(ctx: &Ctx, rec: &Recording) -> anyhow::Result<Done> {
+    let config = ctx.workflow()?;
+    let store = ctx.store().await?;
+    let opened = ctx.open_live(rec.as_of).await?;
+    let as_of = opened.manifest.as_of.date();
+    let on = rec.on.map(|d| d.date()).unwrap_or(as_of);
+    let mut inputs = TickInputs::default();
+    for r in text_rows(&opened.session, "SELECT promise_id, status FROM promise_outcomes").await? {
+        if let (Some(id), Some(status)) = (r[0].clone(), r[1].clone()) {
+            inputs.promise_status.insert(id, status);
+        }
+    }
+    let settled = "SELECT DISTINCT r.document_id FROM payment_reports r \
+                   WHERE NOT EXISTS (SELECT 1 FROM open_items o WHERE o.document_id = r.document_id)";
+    for r in text_rows(&opened.session, settled).await? {
+        if let Some(d) = r[0].clone() {
+            inputs.settled_documents.insert(d);
+        }
+    }
+    let (docs, custs) = cobro_workflow::export::live_documents(&store).await?;
+    let ledger = load_ledger(&opened.session, as_of, &docs, &custs).await?;
+    let who = rec.by.clone().unwrap_or_else(|| "system".to_owned());
+    let c = CaseCtx { store: &store, config: &config, ledger: &ledger, actor: &who, now: SystemClock.now(), on };
+    let report = tick::tick(&c, &inputs).await?;
+    store.close().await;
+    if rec.json {
+        out!("{}", serde_json::to_string_pretty(&report)?)?;
+        return Ok(Done::Clean);
+    }
+    out!("tick on {on} over the snapshot as of {as_of}: {} action(s), {} skipped", report.actions.len(), report.skipped.len())?;
+    for a in &report.actions {
+        for c in &a.changes {
+            out!("  {} {}: {} → {}", a.kind, c.document_id, c.before, c.after)?;
+        }
+        for s in &a.summary {
+            out!("  {s}")?;
+        }
+    }
+    for (id, why) in &report.skipped {
+        out!("  skipped {id}: {why}")?;
+    }
+    Ok(Done::Clean)
+}
