@@ -8,6 +8,8 @@ use rust_decimal::Decimal;
 
 const BIN: &str = env!("CARGO_BIN_EXE_cobro");
 
+#[path = "cli/cases.rs"]
+mod cases;
 #[path = "cli/metrics.rs"]
 mod metrics;
 #[path = "cli/risk.rs"]

@@ -7,7 +7,9 @@ use crate::{Done, output};
 
 /// `cobro queue`: the ranked work queue, optionally one collector's part of it.
 pub async fn run(ctx: &Ctx, args: QueueArgs) -> anyhow::Result<Done> {
-    let Opened { snap, manifest, session } = ctx.open(args.as_of).await?;
+    // The store's live records: a promise recorded a minute ago takes its customer out of the chase now, not at
+    // the next snapshot.
+    let Opened { snap, manifest, session } = ctx.open_live(args.as_of).await?;
     let filter = match &args.collector {
         // Quoted as a SQL string literal: the id is data, never SQL.
         Some(id) => format!("WHERE collector_id = '{}'", id.replace('\'', "''")),
