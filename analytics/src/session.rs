@@ -154,7 +154,17 @@ impl SnapshotSession {
                 continue;
             }
             let path = found.dir.join(format!("{table}.parquet"));
-            ctx.register_parquet(table.as_str(), path.to_string_lossy().as_ref(), ParquetReadOptions::default())
+            // Collection tables are read with today's schema: a snapshot written before a column was added reads
+            // that column as NULL instead of breaking every view over it.
+            let current = cobro_domain::tables::COLLECTION_TABLES
+                .iter()
+                .find(|(name, _)| name == table)
+                .map(|(_, columns)| crate::schema::columns_schema(columns));
+            let mut options = ParquetReadOptions::default();
+            if let Some(schema) = &current {
+                options = options.schema(schema);
+            }
+            ctx.register_parquet(table.as_str(), path.to_string_lossy().as_ref(), options)
                 .await
                 .map_err(|source| QueryError::OpenSnapshot { path: path.display().to_string(), source })?;
             names.push(table.clone());
