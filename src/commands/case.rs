@@ -10,7 +10,7 @@ use cobro_analytics::arrow::array::Array;
 use cobro_analytics::{SnapshotSession, cells};
 use cobro_domain::clock::{Clock, SystemClock};
 use cobro_workflow::cases::{self, Ctx as CaseCtx, Outcome, OutcomeKind, Recorded};
-use cobro_workflow::tick::{self, TickInputs};
+use cobro_workflow::tick::{self, SegmentRow, TickInputs};
 use cobro_workflow::{Ledger, LedgerCustomer, LedgerDocument, Store, WorkflowConfig};
 use rust_decimal::Decimal;
 
@@ -287,6 +287,11 @@ async fn run_tick(ctx: &Ctx, rec: &Recording) -> anyhow::Result<Done> {
             inputs.settled_documents.insert(d);
         }
     }
+    let segments = "SELECT customer_id, segment, overlays, effective_segment, reasons FROM segments ORDER BY customer_id";
+    for r in text_rows(&opened.session, segments).await? {
+        let s = |i: usize| r[i].clone().unwrap_or_default();
+        inputs.segments.push(SegmentRow { customer_id: s(0), segment: s(1), overlays: s(2), effective_segment: s(3), reasons: s(4) });
+    }
     let (docs, custs) = cobro_workflow::export::live_documents(&store).await?;
     let ledger = load_ledger(&opened.session, as_of, &docs, &custs).await?;
     let who = rec.by.clone().unwrap_or_else(|| "system".to_owned());
@@ -297,7 +302,12 @@ async fn run_tick(ctx: &Ctx, rec: &Recording) -> anyhow::Result<Done> {
         out!("{}", serde_json::to_string_pretty(&report)?)?;
         return Ok(Done::Clean);
     }
-    out!("tick on {on} over the snapshot as of {as_of}: {} action(s), {} skipped", report.actions.len(), report.skipped.len())?;
+    out!(
+        "tick on {on} over the snapshot as of {as_of}: {} action(s), {} skipped, {} segment change(s)",
+        report.actions.len(),
+        report.skipped.len(),
+        report.segment_changes
+    )?;
     for a in &report.actions {
         for c in &a.changes {
             out!("  {} {}: {} → {}", a.kind, c.document_id, c.before, c.after)?;

@@ -253,3 +253,22 @@ fn disputes_and_promises_import_from_csv_with_rejects_kept_and_explained() {
     assert!(text(&again).contains("OLD-1 on INV-4016 is already in the store (imported before?)"), "{}", text(&again));
     assert!(text(&again).contains("more than --max-reject-rate 50 %"), "{}", text(&again));
 }
+
+#[test]
+fn a_segment_change_between_two_ticks_is_an_event_on_the_customers_timeline() {
+    let tmp = ledger();
+    let dir = tmp.path();
+    ok(cobro(dir, &["snapshot", "--as-of", "2024-03-31"]));
+    // At 2024-03-31 every customer has fewer than 3 settled invoices: `new`. The first tick only remembers that.
+    let out = case(dir, &["tick", "--as-of", "2024-03-31"]);
+    assert!(out.contains("0 segment change(s)"), "{out}");
+    let out = case(dir, &["tick", "--as-of", "2024-12-31"]);
+    assert!(out.contains("4 segment change(s)"), "{out}");
+    let s = show(dir, "000204");
+    let e = s["timeline"].as_array().expect("timeline").iter().find(|e| e["kind"] == "segment_changed").expect("event");
+    assert_eq!((e["before_status"].as_str(), e["after_status"].as_str()), (Some("new"), Some("chronic+critical")));
+    assert_eq!(e["note"], "chronic: share_paid_late 0.6 > 0.5; critical: oldest_days_past_due 120 > 90");
+    // Nothing changed since: a third tick records nothing.
+    let out = case(dir, &["tick", "--as-of", "2024-12-31"]);
+    assert!(out.contains("0 segment change(s)"), "{out}");
+}

@@ -25,6 +25,23 @@ pub struct TickInputs {
     pub promise_status: BTreeMap<String, String>,
     /// Documents whose balance is 0 at the date.
     pub settled_documents: BTreeSet<String>,
+    /// Every customer's segment at the date (from the `segments` view).
+    pub segments: Vec<SegmentRow>,
+}
+
+/// A customer's segment as the `segments` view gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentRow {
+    /// Customer.
+    pub customer_id: String,
+    /// Base segment.
+    pub segment: String,
+    /// Overlays raised, comma-separated.
+    pub overlays: String,
+    /// What strategies and the queue use.
+    pub effective_segment: String,
+    /// Why.
+    pub reasons: String,
 }
 
 /// What one tick did.
@@ -34,6 +51,8 @@ pub struct TickReport {
     pub actions: Vec<Recorded>,
     /// Records that could not be processed, with why (a concurrent change; the next tick retries).
     pub skipped: Vec<(String, String)>,
+    /// Customers whose segment changed since the last tick (each is a `segment_changed` event).
+    pub segment_changes: u64,
 }
 
 /// Runs the tick at `ctx.on`.
@@ -82,7 +101,70 @@ pub async fn tick(ctx: &Ctx<'_>, inputs: &TickInputs) -> Result<TickReport, Case
         let r = dispute_reminders(ctx, &d).await;
         push(&mut report, &d.id, r)?;
     }
+    report.segment_changes = segment_changes(ctx, &inputs.segments).await?;
     Ok(report)
+}
+
+/// Records every customer whose segment or overlays changed since the last tick as a `segment_changed` event
+/// (before and after in the status columns, the reasons in the note). A customer seen for the first time is only
+/// remembered: nothing changed. Returns the number of changes.
+async fn segment_changes(ctx: &Ctx<'_>, rows: &[SegmentRow]) -> Result<u64, CaseError> {
+    let known: BTreeMap<String, (String, String)> = sqlx::query("SELECT customer_id, segment, overlays FROM customer_segments")
+        .fetch_all(ctx.store.pool())
+        .await
+        .map_err(|e| ctx.store.err(e))?
+        .iter()
+        .map(|r| Ok((store::req(r, "customer_id")?, (store::req(r, "segment")?, store::req(r, "overlays")?))))
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(|e| ctx.store.err(e))?;
+    let mut changes = 0;
+    // One transaction per 500 customers: bounded, and each batch all-or-nothing.
+    for chunk in rows.chunks(500) {
+        let mut tx = ctx.store.begin().await?;
+        for r in chunk {
+            let was = known.get(&r.customer_id);
+            if was.is_some_and(|(s, o)| *s == r.segment && *o == r.overlays) {
+                continue;
+            }
+            sqlx::query(
+                "INSERT INTO customer_segments (customer_id, segment, overlays, effective_segment, since_date, reasons) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (customer_id) DO UPDATE SET segment = $2, overlays = $3, \
+                 effective_segment = $4, since_date = $5, reasons = $6",
+            )
+            .bind(&r.customer_id)
+            .bind(&r.segment)
+            .bind(&r.overlays)
+            .bind(&r.effective_segment)
+            .bind(ctx.on.to_string())
+            .bind(&r.reasons)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| ctx.store.err(e))?;
+            if let Some((seg, ov)) = was {
+                let label = |s: &str, o: &str| if o.is_empty() { s.to_owned() } else { format!("{s}+{o}") };
+                let (before, after) = (label(seg, ov), label(&r.segment, &r.overlays));
+                store::append_event(
+                    &mut tx,
+                    NewEvent {
+                        customer_id: &r.customer_id,
+                        kind: "segment_changed",
+                        actor: ctx.actor,
+                        at: ctx.now,
+                        on_date: ctx.on,
+                        before: Some(&before),
+                        after: Some(&after),
+                        note: Some(&r.reasons),
+                        ..NewEvent::default()
+                    },
+                )
+                .await
+                .map_err(|e| ctx.store.err(e))?;
+                changes += 1;
+            }
+        }
+        tx.commit().await.map_err(|e| ctx.store.err(e))?;
+    }
+    Ok(changes)
 }
 
 /// Keeps a record's result; a conflict or an illegal state (someone acted meanwhile) is skipped, not fatal.
