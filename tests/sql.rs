@@ -7,6 +7,7 @@
 //! # fixture: data/fixtures/metrics          ledger CSVs in the canonical format (docs/canonical-format.md)
 //! # collections: data/fixtures/collections  optional: one <table>.csv per collection table to fill
 //! # as-of: 2024-12-31                       the snapshot date
+//! # alarms: credit_wait_days=4              optional: alarm thresholds other than the defaults
 //! ```
 //!
 //! The ledger goes through the real `cobro import` and `cobro snapshot`. Collection records come from the
@@ -27,7 +28,7 @@ use cobro_analytics::arrow::record_batch::RecordBatch;
 use cobro_analytics::arrow::util::display::{ArrayFormatter, FormatOptions};
 use cobro_analytics::datafusion::prelude::{CsvReadOptions, SessionContext};
 use cobro_analytics::parquet::arrow::ArrowWriter;
-use cobro_analytics::sql::SqlParams;
+use cobro_analytics::sql::{AlarmParams, SqlParams};
 use cobro_analytics::{SnapshotSession, schema};
 use cobro_domain::tables::COLLECTION_TABLES;
 use cobro_domain::{AgeingBuckets, AsOf};
@@ -36,7 +37,7 @@ use sqllogictest::{AsyncDB, DBOutput, DefaultColumnType, Runner};
 const COBRO: &str = env!("CARGO_BIN_EXE_cobro");
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
-/// What an `.slt` file asks to be loaded.
+/// What an `.slt` file asks to be loaded: one snapshot per distinct setup.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct Setup {
     fixture: String,
@@ -44,18 +45,53 @@ struct Setup {
     as_of: String,
 }
 
-fn read_setup(path: &Path) -> Result<Setup, String> {
+/// The header keys: `# key: value` at the start of a line, in the comments before the first record. Prose lines
+/// in the header that contain a colon (`#   collections: PAY-6026 ...`) are not settings.
+const HEADER_KEYS: &[&str] = &["fixture", "collections", "as-of", "alarms"];
+
+fn read_header(path: &Path) -> Result<BTreeMap<String, String>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut fields = BTreeMap::new();
     for line in text.lines().take_while(|l| l.starts_with('#') || l.trim().is_empty()) {
-        if let Some((key, value)) = line.trim_start_matches('#').split_once(':') {
-            fields.insert(key.trim().to_owned(), value.trim().to_owned());
+        if let Some((key, value)) = line.strip_prefix("# ").and_then(|rest| rest.split_once(':'))
+            && HEADER_KEYS.contains(&key)
+        {
+            fields.insert(key.to_owned(), value.trim().to_owned());
         }
     }
+    Ok(fields)
+}
+
+fn read_setup(path: &Path, fields: &BTreeMap<String, String>) -> Result<Setup, String> {
     let need = |key: &str| {
         fields.get(key).cloned().ok_or_else(|| format!("{}: the header has no `# {key}: ...` line", path.display()))
     };
     Ok(Setup { fixture: need("fixture")?, collections: fields.get("collections").cloned(), as_of: need("as-of")? })
+}
+
+/// `# alarms: action_days_past_due=90, credit_wait_days=4`: other alarm thresholds than the defaults (the
+/// snapshot is the same; only the views' parameters change).
+fn read_alarms(path: &Path, fields: &BTreeMap<String, String>) -> Result<AlarmParams, String> {
+    let mut alarms = AlarmParams::default();
+    let Some(text) = fields.get("alarms") else {
+        return Ok(alarms);
+    };
+    for item in text.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let bad = || format!("{}: `# alarms:` item `{item}` is not NAME=DAYS", path.display());
+        let (name, value) = item.split_once('=').ok_or_else(bad)?;
+        let days: u32 = value.trim().parse().map_err(|_| bad())?;
+        match name.trim() {
+            "action_days_past_due" => alarms.action_days_past_due = days,
+            "credit_wait_days" => alarms.credit_wait_days = days,
+            other => {
+                return Err(format!(
+                    "{}: `# alarms:` has no `{other}`; use action_days_past_due and credit_wait_days",
+                    path.display()
+                ));
+            }
+        }
+    }
+    Ok(alarms)
 }
 
 fn run_cobro(data_dir: &Path, args: &[&str]) -> Result<(), String> {
@@ -100,7 +136,11 @@ async fn prepare(setup: &Setup, work: &Path) -> Result<PathBuf, String> {
             let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
             if path.extension().is_some_and(|x| x == "csv") && !COLLECTION_TABLES.iter().any(|(t, _)| *t == stem) {
                 let tables: Vec<&str> = COLLECTION_TABLES.iter().map(|(t, _)| *t).collect();
-                return Err(format!("{}: not a collection table; the tables are {}", path.display(), tables.join(", ")));
+                return Err(format!(
+                    "{}: not a collection table; the tables are {}",
+                    path.display(),
+                    tables.join(", ")
+                ));
             }
         }
         for (table, columns) in COLLECTION_TABLES {
@@ -243,7 +283,9 @@ fn main() {
     for file in &files {
         let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let result: Result<(), String> = runtime.block_on(async {
-            let setup = read_setup(file)?;
+            let header = read_header(file)?;
+            let setup = read_setup(file, &header)?;
+            let alarms = read_alarms(file, &header)?;
             let snap = match prepared.get(&setup) {
                 Some(dir) => dir.clone(),
                 None => {
@@ -258,7 +300,7 @@ fn main() {
                 .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
                 .and_then(|m| m["reporting_currency"].as_str().map(str::to_owned))
                 .ok_or_else(|| format!("{name}: no reporting currency in the manifest"))?;
-            let params = SqlParams::new(as_of, AgeingBuckets::default(), reporting);
+            let params = SqlParams::new(as_of, AgeingBuckets::default(), reporting).with_alarms(alarms);
             let mut runner = Runner::new(move || {
                 let (snap, params) = (snap.clone(), params.clone());
                 async move {

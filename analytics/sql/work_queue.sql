@@ -1,7 +1,8 @@
 -- work_queue: one row per customer with something open at the as-of date, ranked for the collectors (DESIGN §5).
 -- Settings come from the [queue] section of the segment rules.
 -- An open receivable is blocked while it has a live case: an open dispute (a dispute record opened by the as-of
--- date and not yet resolved, or the ERP's dispute flag), a pending promise (promise_outcomes), or a payment the
+-- date and not yet resolved; a document with no dispute record falls back to the ERP's dispute flag, as disputed
+-- AR does, so a dispute resolved in cobro no longer blocks because the ERP still flags it), a pending promise (promise_outcomes), or a payment the
 -- customer reported in the last {{payment_report_hold_days}} days that is still open: a report the store closed
 -- as credited, reopened (the money never came) or superseded on or before the as-of date no longer blocks (NULL
 -- state = open; one closed after the as-of date was open at it). Otherwise it is actionable when it is past due
@@ -17,9 +18,13 @@
 -- by blocked balance and customer_id. Customers whose open items are neither actionable nor blocked (nothing due
 -- within {{due_soon_days}} days) are not in the queue.
 WITH disputed AS (
-    SELECT document_id, MIN(dispute_id) AS dispute_id, MIN(department) AS department, MIN(deadline_date) AS deadline
+    -- Every document with a dispute record by the as-of date; dispute_id, department and deadline of its open ones.
+    SELECT document_id,
+           MIN(CASE WHEN resolved_date IS NULL OR resolved_date > {{as_of}} THEN dispute_id END) AS dispute_id,
+           MIN(CASE WHEN resolved_date IS NULL OR resolved_date > {{as_of}} THEN department END) AS department,
+           MIN(CASE WHEN resolved_date IS NULL OR resolved_date > {{as_of}} THEN deadline_date END) AS deadline
     FROM disputes
-    WHERE opened_date <= {{as_of}} AND (resolved_date IS NULL OR resolved_date > {{as_of}})
+    WHERE opened_date <= {{as_of}}
     GROUP BY document_id
 ),
 promised AS (
@@ -39,7 +44,7 @@ reported AS (
 items AS (
     SELECT i.customer_id, i.document_id, i.days_past_due, COALESCE(i.balance_rc, CAST(0 AS DECIMAL(18, 4))) AS balance_rc,
            d.dispute_id, d.department, d.deadline, p.promise_id, p.promised_date, r.report_id,
-           CASE WHEN d.document_id IS NOT NULL OR i.erp_disputed THEN 'dispute'
+           CASE WHEN d.dispute_id IS NOT NULL OR (d.document_id IS NULL AND i.erp_disputed) THEN 'dispute'
                 WHEN p.document_id IS NOT NULL THEN 'promise'
                 WHEN r.document_id IS NOT NULL THEN 'payment_reported'
                 ELSE 'normal' END AS status

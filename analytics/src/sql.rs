@@ -113,11 +113,7 @@ pub const VIEWS: &[(&str, &str, &[&str])] = &[
     ("alarm_reported_not_credited", ALARM_REPORTED_NOT_CREDITED, &["payment_reports", "open_items", "customers"]),
     ("alarm_open_disputes", ALARM_OPEN_DISPUTES, &["disputes", "customers"]),
     ("delay_reason_report", DELAY_REASON_REPORT, &["collection_actions", "delay_reasons", "fx_daily"]),
-    (
-        "objective_progress",
-        OBJECTIVE_PROGRESS,
-        &["objectives", "customers", "documents", "allocations", "fx_daily"],
-    ),
+    ("objective_progress", OBJECTIVE_PROGRESS, &["objectives", "customers", "documents", "allocations", "fx_daily"]),
 ];
 
 /// Tables a snapshot stores already derived at its as-of date (see `SnapshotSession::open_replay`).
