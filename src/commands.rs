@@ -21,10 +21,10 @@ use std::sync::Arc;
 use cobro_analytics::segments::SegmentRules;
 use cobro_analytics::sql::{AlarmParams, SqlParams};
 use cobro_analytics::{RecordBatchTable, SnapshotSession, schema};
-use cobro_domain::tables::TextTable;
-use cobro_workflow::{Store, WorkflowConfig};
 use cobro_domain::AsOf;
+use cobro_domain::tables::TextTable;
 use cobro_pipeline::snapshot::{self as snap, SnapshotManifest, SnapshotRef};
+use cobro_workflow::{Store, WorkflowConfig};
 
 use crate::Done;
 use crate::cli::{Cli, Command, SegmentsAction};
@@ -98,13 +98,13 @@ impl Ctx {
         })
     }
 
-    /// The store's records as the snapshot's collection tables (none when there is no store).
+    /// The store's records and the configured objectives and delay reasons as the snapshot's collection tables.
     pub async fn collections(&self, config: &WorkflowConfig) -> anyhow::Result<Vec<TextTable>> {
         if !self.has_store() {
-            return Ok(Vec::new());
+            return Ok(cobro_workflow::export::export(None, config).await?);
         }
         let store = self.store().await?;
-        let tables = cobro_workflow::export::export(&store, config).await?;
+        let tables = cobro_workflow::export::export(Some(&store), config).await?;
         store.close().await;
         Ok(tables)
     }

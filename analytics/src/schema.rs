@@ -67,7 +67,8 @@ pub fn text_table_batch(t: &TextTable) -> Result<RecordBatch, String> {
             }
             Ok(v)
         };
-        let bad = |r: usize, v: &str, what: &str| format!("{}: row {}: `{}` = `{v}` is not {what}", t.name, r + 1, col.name);
+        let bad =
+            |r: usize, v: &str, what: &str| format!("{}: row {}: `{}` = `{v}` is not {what}", t.name, r + 1, col.name);
         let n = t.rows.len();
         let array: ArrayRef = match col.ty {
             ColumnType::Text => {
@@ -84,20 +85,27 @@ pub fn text_table_batch(t: &TextTable) -> Result<RecordBatch, String> {
                         None => b.append_null(),
                         Some(v) => {
                             let d = v.parse::<chrono::NaiveDate>().map_err(|_| bad(r, v, "a date (YYYY-MM-DD)"))?;
-                            b.append_value(i32::try_from((d - epoch).num_days()).map_err(|_| bad(r, v, "a date in range"))?);
+                            b.append_value(
+                                i32::try_from((d - epoch).num_days()).map_err(|_| bad(r, v, "a date in range"))?,
+                            );
                         }
                     }
                 }
                 Arc::new(b.finish())
             }
             ColumnType::Money | ColumnType::Rate => {
-                let (p, s) = if col.ty == ColumnType::Money { (MONEY_PRECISION, MONEY_SCALE) } else { (RATE_PRECISION, RATE_SCALE) };
+                let (p, s) = if col.ty == ColumnType::Money {
+                    (MONEY_PRECISION, MONEY_SCALE)
+                } else {
+                    (RATE_PRECISION, RATE_SCALE)
+                };
                 let mut b = Decimal128Builder::new().with_precision_and_scale(p, s as i8).map_err(|e| e.to_string())?;
                 for r in 0..n {
                     match cell(r)? {
                         None => b.append_null(),
                         Some(v) => {
-                            let mut d = v.parse::<rust_decimal::Decimal>().map_err(|_| bad(r, v, "an exact decimal"))?;
+                            let mut d =
+                                v.parse::<rust_decimal::Decimal>().map_err(|_| bad(r, v, "an exact decimal"))?;
                             if d.scale() > s {
                                 return Err(bad(r, v, &format!("a decimal with at most {s} places")));
                             }
@@ -157,6 +165,9 @@ mod tests {
         assert_eq!(b.num_rows(), 1);
         assert!(b.column(3).is_null(0), "an empty optional cell is null");
         let t = TextTable { name: "promises", columns: PROMISES, rows: vec![row("1O0")] };
-        assert_eq!(super::text_table_batch(&t).unwrap_err(), "promises: row 1: `amount` = `1O0` is not an exact decimal");
+        assert_eq!(
+            super::text_table_batch(&t).unwrap_err(),
+            "promises: row 1: `amount` = `1O0` is not an exact decimal"
+        );
     }
 }

@@ -87,8 +87,9 @@ mod weekday_names {
         names
             .iter()
             .map(|n| {
-                n.parse::<Weekday>()
-                    .map_err(|_| D::Error::custom(format!("`{n}` is not a weekday (use mon, tue, wed, thu, fri, sat, sun)")))
+                n.parse::<Weekday>().map_err(|_| {
+                    D::Error::custom(format!("`{n}` is not a weekday (use mon, tue, wed, thu, fri, sat, sun)"))
+                })
             })
             .collect()
     }
@@ -118,7 +119,18 @@ mod tests {
 
     #[test]
     fn a_week_without_working_days_is_refused() {
-        let cal = BusinessCalendar { weekend: vec![Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri, Weekday::Sat, Weekday::Sun], holidays: BTreeSet::new() };
+        let cal = BusinessCalendar {
+            weekend: vec![
+                Weekday::Mon,
+                Weekday::Tue,
+                Weekday::Wed,
+                Weekday::Thu,
+                Weekday::Fri,
+                Weekday::Sat,
+                Weekday::Sun,
+            ],
+            holidays: BTreeSet::new(),
+        };
         assert!(cal.validate().is_err());
         assert!(BusinessCalendar::default().validate().is_ok());
     }

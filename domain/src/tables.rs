@@ -280,10 +280,8 @@ pub const OBJECTIVES: &[ColumnSpec] = &[
 ];
 
 /// `delay_reasons`: the configured delay-reason codes (seed 002), so reports can show labels and unused codes.
-pub const DELAY_REASONS: &[ColumnSpec] = &[
-    col("code", Text, true, "reason code recorded with an outcome"),
-    col("label", Text, true, "what it means"),
-];
+pub const DELAY_REASONS: &[ColumnSpec] =
+    &[col("code", Text, true, "reason code recorded with an outcome"), col("label", Text, true, "what it means")];
 
 /// The collection tables every snapshot carries, with their columns.
 pub const COLLECTION_TABLES: &[(&str, &[ColumnSpec])] = &[

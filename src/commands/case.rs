@@ -135,7 +135,8 @@ fn outcome_of(o: &OutcomeArgs, kind: OutcomeKind) -> anyhow::Result<Outcome> {
         let (doc, v) = pair
             .split_once('=')
             .ok_or_else(|| anyhow::anyhow!("--expect-version `{pair}`: write DOC=VERSION, e.g. INV-1=2"))?;
-        let v: i64 = v.parse().map_err(|_| anyhow::anyhow!("--expect-version `{pair}`: `{v}` is not a version number"))?;
+        let v: i64 =
+            v.parse().map_err(|_| anyhow::anyhow!("--expect-version `{pair}`: `{v}` is not a version number"))?;
         expect.insert(doc.to_owned(), v);
     }
     Ok(Outcome {
@@ -287,10 +288,17 @@ async fn run_tick(ctx: &Ctx, rec: &Recording) -> anyhow::Result<Done> {
             inputs.settled_documents.insert(d);
         }
     }
-    let segments = "SELECT customer_id, segment, overlays, effective_segment, reasons FROM segments ORDER BY customer_id";
+    let segments =
+        "SELECT customer_id, segment, overlays, effective_segment, reasons FROM segments ORDER BY customer_id";
     for r in text_rows(&opened.session, segments).await? {
         let s = |i: usize| r[i].clone().unwrap_or_default();
-        inputs.segments.push(SegmentRow { customer_id: s(0), segment: s(1), overlays: s(2), effective_segment: s(3), reasons: s(4) });
+        inputs.segments.push(SegmentRow {
+            customer_id: s(0),
+            segment: s(1),
+            overlays: s(2),
+            effective_segment: s(3),
+            reasons: s(4),
+        });
     }
     let (docs, custs) = cobro_workflow::export::live_documents(&store).await?;
     let ledger = load_ledger(&opened.session, as_of, &docs, &custs).await?;

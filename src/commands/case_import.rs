@@ -39,12 +39,7 @@ pub async fn run(
         };
         let file = path.display().to_string();
         let summary = import::apply(&c, kind, &file, rows, rejects).await?;
-        out!(
-            "{file}: {} row(s) read, {} applied, {} rejected",
-            summary.read,
-            summary.accepted,
-            summary.rejects.len()
-        )?;
+        out!("{file}: {} row(s) read, {} applied, {} rejected", summary.read, summary.accepted, summary.rejects.len())?;
         for r in &summary.rejects {
             out!(
                 "  line {}{}{}: {}",

@@ -36,7 +36,11 @@ pub async fn show(ctx: &Ctx, customer: &str, json: bool) -> anyhow::Result<Done>
         out!("{}", serde_json::to_string_pretty(&case)?)?;
         return Ok(Done::Clean);
     }
-    out!("Customer {customer}: {} document(s) in the workflow, {} event(s)", case.documents.len(), case.timeline.len())?;
+    out!(
+        "Customer {customer}: {} document(s) in the workflow, {} event(s)",
+        case.documents.len(),
+        case.timeline.len()
+    )?;
     if !case.documents.is_empty() {
         out!("\nDocuments")?;
         for d in &case.documents {
@@ -51,16 +55,39 @@ pub async fn show(ctx: &Ctx, customer: &str, json: bool) -> anyhow::Result<Done>
             )?;
         }
     }
-    table("Promises", &case.promises, &["promise_id", "document_id", "made_date", "promised_date", "amount", "currency", "state"])?;
-    table("Payment reports", &case.payment_reports, &["report_id", "document_id", "reported_date", "paid_date", "reference", "state"])?;
+    table(
+        "Promises",
+        &case.promises,
+        &["promise_id", "document_id", "made_date", "promised_date", "amount", "currency", "state"],
+    )?;
+    table(
+        "Payment reports",
+        &case.payment_reports,
+        &["report_id", "document_id", "reported_date", "paid_date", "reference", "state"],
+    )?;
     table(
         "Disputes",
         &case.disputes,
-        &["dispute_id", "document_id", "dispute_type", "department", "owner", "amount", "opened_date", "deadline_date", "resolved_date", "resolution"],
+        &[
+            "dispute_id",
+            "document_id",
+            "dispute_type",
+            "department",
+            "owner",
+            "amount",
+            "opened_date",
+            "deadline_date",
+            "resolved_date",
+            "resolution",
+        ],
     )?;
     table("Tasks", &case.tasks, &["task_id", "kind", "assignee", "due_date", "state", "note"])?;
     table("Messages", &case.messages, &["message_id", "template", "recipient", "state", "subject"])?;
-    table("Timeline", &case.timeline, &["seq", "on_date", "actor", "kind", "document_id", "before_status", "after_status", "ref_id", "note"])?;
+    table(
+        "Timeline",
+        &case.timeline,
+        &["seq", "on_date", "actor", "kind", "document_id", "before_status", "after_status", "ref_id", "note"],
+    )?;
     Ok(Done::Clean)
 }
 
@@ -70,9 +97,17 @@ pub async fn tasks(ctx: &Ctx, assignee: Option<&str>, all: bool) -> anyhow::Resu
     let rows = views::tasks(&store, assignee, all).await?;
     store.close().await;
     if rows.is_empty() {
-        out!("no {}tasks{}", if all { "" } else { "open " }, assignee.map(|a| format!(" for {a}")).unwrap_or_default())?;
+        out!(
+            "no {}tasks{}",
+            if all { "" } else { "open " },
+            assignee.map(|a| format!(" for {a}")).unwrap_or_default()
+        )?;
         return Ok(Done::Clean);
     }
-    table("Tasks", &rows, &["task_id", "due_date", "kind", "customer_id", "document_ids", "assignee", "state", "note"])?;
+    table(
+        "Tasks",
+        &rows,
+        &["task_id", "due_date", "kind", "customer_id", "document_ids", "assignee", "state", "note"],
+    )?;
     Ok(Done::Clean)
 }

@@ -41,10 +41,29 @@ fn promise_broken_then_dispute_routed_reminded_and_resolved_by_a_credit_note() {
     // 1. 2024-11-04: the customer promises INV-4021 (310.00, due 2024-10-02) for 2024-11-08. Grace is 3 days.
     let out = case(
         dir,
-        &["promise", "--customer", "000201", "--invoices", "INV-4021", "--date", "2024-11-08", "--on", "2024-11-04", "--by", "ana", "--reason", "payment_run", "--note", "pays Friday"],
+        &[
+            "promise",
+            "--customer",
+            "000201",
+            "--invoices",
+            "INV-4021",
+            "--date",
+            "2024-11-08",
+            "--on",
+            "2024-11-04",
+            "--by",
+            "ana",
+            "--reason",
+            "payment_run",
+            "--note",
+            "pays Friday",
+        ],
     );
     assert!(out.contains("INV-4021: normal → promise (version 1)"), "{out}");
-    assert!(out.contains("promise PRM-1: 310 EUR by 2024-11-08 on INV-4021; broken if not applied by 2024-11-11"), "{out}");
+    assert!(
+        out.contains("promise PRM-1: 310 EUR by 2024-11-08 on INV-4021; broken if not applied by 2024-11-11"),
+        "{out}"
+    );
 
     // 2. The daily tick at the snapshot's date: nothing was applied to INV-4021, so the promise is broken and the
     //    invoice is back in collection, with a call task.
@@ -65,7 +84,19 @@ fn promise_broken_then_dispute_routed_reminded_and_resolved_by_a_credit_note() {
     //    the 2024-12-06 holiday make the deadline 2024-12-17, and the first response is due 2024-12-04.
     let out = case(
         dir,
-        &["dispute", "--customer", "000201", "--invoices", "INV-4021", "--type", "delivery", "--on", "2024-12-02", "--by", "ana"],
+        &[
+            "dispute",
+            "--customer",
+            "000201",
+            "--invoices",
+            "INV-4021",
+            "--type",
+            "delivery",
+            "--on",
+            "2024-12-02",
+            "--by",
+            "ana",
+        ],
     );
     assert!(
         out.contains("dispute DSP-1 (delivery) routed to logistics (owner logistics-owner); first response due 2024-12-04, resolution due 2024-12-17"),
@@ -74,10 +105,25 @@ fn promise_broken_then_dispute_routed_reminded_and_resolved_by_a_credit_note() {
     // A promise on a disputed invoice is refused, and says what to do.
     let refused = cobro(
         dir,
-        &["case", "promise", "--customer", "000201", "--invoices", "INV-4021", "--date", "2024-12-20", "--on", "2024-12-03"],
+        &[
+            "case",
+            "promise",
+            "--customer",
+            "000201",
+            "--invoices",
+            "INV-4021",
+            "--date",
+            "2024-12-20",
+            "--on",
+            "2024-12-03",
+        ],
     );
     assert!(!refused.status.success());
-    assert!(text(&refused).contains("it is in dispute; the department must resolve the dispute (`cobro case resolve`)"), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("it is in dispute; the department must resolve the dispute (`cobro case resolve`)"),
+        "{}",
+        text(&refused)
+    );
 
     // 4. The tick two business days before the deadline (Friday 12-13) sends the owner a reminder, once.
     let out = case(dir, &["tick", "--on", "2024-12-13"]);
@@ -87,7 +133,10 @@ fn promise_broken_then_dispute_routed_reminded_and_resolved_by_a_credit_note() {
 
     // 5. Logistics answers and resolves it with a credit note on 2024-12-16; the invoice re-enters collection.
     case(dir, &["respond", "DSP-1", "--on", "2024-12-03", "--by", "logistics-owner"]);
-    let out = case(dir, &["resolve", "DSP-1", "--resolution", "credit_note", "--on", "2024-12-16", "--by", "logistics-owner"]);
+    let out = case(
+        dir,
+        &["resolve", "DSP-1", "--resolution", "credit_note", "--on", "2024-12-16", "--by", "logistics-owner"],
+    );
     assert!(out.contains("INV-4021: dispute → normal"), "{out}");
     assert!(out.contains("1 open task(s) closed"), "{out}");
     let s = show(dir, "000201");
@@ -158,7 +207,8 @@ fn paid_and_credited_invoices_are_refused_and_the_other_outcomes_create_their_ta
     );
     // No contact: an email listing the invoices with the per-currency total, and a call on the next business day
     // (Friday 2024-12-06 is a holiday, so Thursday's call-back is on Monday 12-09).
-    let out = case(dir, &["no-contact", "--customer", "000202", "--invoices", "INV-4014,INV-4018", "--on", "2024-12-05"]);
+    let out =
+        case(dir, &["no-contact", "--customer", "000202", "--invoices", "INV-4014,INV-4018", "--on", "2024-12-05"]);
     assert!(out.contains("call-back task TSK-1 due 2024-12-09"), "{out}");
     let s = show(dir, "000202");
     assert_eq!(s["messages"][0]["template"], "no_contact");
@@ -167,7 +217,20 @@ fn paid_and_credited_invoices_are_refused_and_the_other_outcomes_create_their_ta
     let out = case(dir, &["no-commitment", "--customer", "000201", "--invoices", "INV-4030", "--on", "2024-12-04"]);
     assert!(out.contains("follow-up call TSK-2 due 2024-12-09"), "{out}");
     // Reported paid: out of the reminders; on the alarm once older than 5 days and still open.
-    case(dir, &["reported-paid", "--customer", "000203", "--invoices", "INV-4019", "--reference", "TR-99", "--on", "2024-12-02"]);
+    case(
+        dir,
+        &[
+            "reported-paid",
+            "--customer",
+            "000203",
+            "--invoices",
+            "INV-4019",
+            "--reference",
+            "TR-99",
+            "--on",
+            "2024-12-02",
+        ],
+    );
     let alarms = ok(cobro(dir, &["alarms", "--only", "reported-not-credited", "--format", "csv"]));
     assert!(alarms.contains("COL02,000203,RPT-1,INV-4019,2024-12-02,29"), "{alarms}");
     let tasks = case(dir, &["tasks"]);
@@ -176,15 +239,31 @@ fn paid_and_credited_invoices_are_refused_and_the_other_outcomes_create_their_ta
     let tasks = case(dir, &["tasks"]);
     assert!(!tasks.contains("TSK-1"), "{tasks}");
     // An unknown delay reason is refused with the known ones.
-    let o = cobro(dir, &["case", "no-commitment", "--customer", "000201", "--invoices", "INV-4033", "--reason", "weather"]);
-    assert!(text(&o).contains("unknown delay reason `weather`; known: cash_flow, invoice_not_received"), "{}", text(&o));
+    let o =
+        cobro(dir, &["case", "no-commitment", "--customer", "000201", "--invoices", "INV-4033", "--reason", "weather"]);
+    assert!(
+        text(&o).contains("unknown delay reason `weather`; known: cash_flow, invoice_not_received"),
+        "{}",
+        text(&o)
+    );
 }
 
 #[test]
 fn a_crash_between_the_status_change_and_the_event_leaves_nothing_half_written() {
     let tmp = ledger();
     let dir = tmp.path();
-    let args = ["case", "promise", "--customer", "000201", "--invoices", "INV-4021,INV-4030", "--date", "2024-12-20", "--on", "2024-12-02"];
+    let args = [
+        "case",
+        "promise",
+        "--customer",
+        "000201",
+        "--invoices",
+        "INV-4021,INV-4030",
+        "--date",
+        "2024-12-20",
+        "--on",
+        "2024-12-02",
+    ];
     let crashed = Command::new(BIN)
         .arg("--data-dir")
         .arg(dir)
@@ -237,13 +316,24 @@ fn disputes_and_promises_import_from_csv_with_rejects_kept_and_explained() {
     let out = text(&o);
     assert_eq!(o.status.code(), Some(3), "done with rejects: {out}");
     assert!(out.contains("disputes.csv: 6 row(s) read, 2 applied, 4 rejected"), "{out}");
-    assert!(out.contains("line 4, column document_id = `INV-9999`: is not in the ledger snapshot as of 2024-12-31"), "{out}");
+    assert!(
+        out.contains("line 4, column document_id = `INV-9999`: is not in the ledger snapshot as of 2024-12-31"),
+        "{out}"
+    );
     assert!(out.contains("line 5, column dispute_type = `weather`: is not a configured type"), "{out}");
     assert!(out.contains("line 6, column opened_date = `2024-31-10`: is not a date (YYYY-MM-DD)"), "{out}");
-    assert!(out.contains("line 7, column customer_id = `000201`: document INV-4022 belongs to customer 000204"), "{out}");
+    assert!(
+        out.contains("line 7, column customer_id = `000201`: document INV-4022 belongs to customer 000204"),
+        "{out}"
+    );
     assert!(out.contains("promises.csv: 3 row(s) read, 1 applied, 2 rejected"), "{out}");
     // INV-4016 is in the imported open dispute: a promise on it is refused by the state machine.
-    assert!(out.contains("line 3, column document_id = `INV-4016`: promise_to_pay is not allowed on a document in status `dispute`"), "{out}");
+    assert!(
+        out.contains(
+            "line 3, column document_id = `INV-4016`: promise_to_pay is not allowed on a document in status `dispute`"
+        ),
+        "{out}"
+    );
     assert!(out.contains("line 4, column promised_date = `2024-11-05`: is before made_date 2024-12-01"), "{out}");
     let s = show(dir, "000204");
     assert_eq!(status_of(&s, "INV-4016"), ("dispute".to_owned(), 1));

@@ -213,7 +213,11 @@ fn failpoint(name: &str) {
 }
 
 /// Checks the documents against the ledger: known, of this customer, receivable, still open.
-fn open_documents<'l>(ledger: &'l Ledger, customer_id: &str, ids: &[String]) -> Result<Vec<&'l LedgerDocument>, CaseError> {
+fn open_documents<'l>(
+    ledger: &'l Ledger,
+    customer_id: &str,
+    ids: &[String],
+) -> Result<Vec<&'l LedgerDocument>, CaseError> {
     if ids.is_empty() {
         return Err(CaseError::invalid("--invoices", "name at least one document"));
     }
@@ -264,7 +268,10 @@ fn one_currency(docs: &[&LedgerDocument]) -> Result<String, CaseError> {
         let list: Vec<&str> = currencies.into_iter().collect();
         return Err(CaseError::invalid(
             "--amount",
-            format!("the documents are in {}; an amount needs documents of one currency (record one outcome per currency)", list.join(" and ")),
+            format!(
+                "the documents are in {}; an amount needs documents of one currency (record one outcome per currency)",
+                list.join(" and ")
+            ),
         ));
     }
     Ok(docs[0].currency.clone())
@@ -315,7 +322,13 @@ async fn plan(
 }
 
 fn conflict(s: CaseState) -> CaseError {
-    CaseError::Conflict { document_id: s.document_id, now: s.status, version: s.version, by: s.updated_by, at: s.updated_at }
+    CaseError::Conflict {
+        document_id: s.document_id,
+        now: s.status,
+        version: s.version,
+        by: s.updated_by,
+        at: s.updated_at,
+    }
 }
 
 /// Compare-and-set of one document's status, as the first writes of the transaction. A concurrent writer that
@@ -386,7 +399,10 @@ pub async fn record_outcome(ctx: &Ctx<'_>, o: &Outcome) -> Result<Recorded, Case
             if *date > limit {
                 return Err(CaseError::invalid(
                     "--date",
-                    format!("{date} is more than {} days ahead (after {limit}); that is a payment plan, not a promise", ctx.config.promises.max_days_ahead),
+                    format!(
+                        "{date} is more than {} days ahead (after {limit}); that is a payment plan, not a promise",
+                        ctx.config.promises.max_days_ahead
+                    ),
                 ));
             }
             if let Some(a) = amount {
@@ -398,7 +414,10 @@ pub async fn record_outcome(ctx: &Ctx<'_>, o: &Outcome) -> Result<Recorded, Case
             return Err(CaseError::invalid("--follow-up-days", format!("{n} is not between 0 and 365")));
         }
         OutcomeKind::ReportedPaid { paid_date: Some(p), .. } if *p > ctx.on => {
-            return Err(CaseError::invalid("--paid-date", format!("{p} is after the day it was reported ({})", ctx.on)));
+            return Err(CaseError::invalid(
+                "--paid-date",
+                format!("{p} is after the day it was reported ({})", ctx.on),
+            ));
         }
         OutcomeKind::Dispute { dispute_type, amount, .. } => {
             ctx.config.dispute_type(dispute_type).map_err(|m| CaseError::invalid("--type", m))?;
@@ -412,7 +431,10 @@ pub async fn record_outcome(ctx: &Ctx<'_>, o: &Outcome) -> Result<Recorded, Case
                 if *a <= Decimal::ZERO || *a > docs[0].balance {
                     return Err(CaseError::invalid(
                         "--amount",
-                        format!("{a} must be more than 0 and at most the balance {} {}", docs[0].balance, docs[0].currency),
+                        format!(
+                            "{a} must be more than 0 and at most the balance {} {}",
+                            docs[0].balance, docs[0].currency
+                        ),
                     ));
                 }
                 shares = vec![*a];
@@ -648,7 +670,12 @@ fn spread(amount: Decimal, docs: &[&LedgerDocument]) -> Result<Vec<Decimal>, Cas
     if amount <= Decimal::ZERO || amount > total {
         return Err(CaseError::invalid(
             "--amount",
-            format!("{} must be more than 0 and at most the open balance {} {}", amount.normalize(), total.normalize(), docs[0].currency),
+            format!(
+                "{} must be more than 0 and at most the open balance {} {}",
+                amount.normalize(),
+                total.normalize(),
+                docs[0].currency
+            ),
         ));
     }
     let mut left = amount;
@@ -733,21 +760,9 @@ pub(crate) async fn new_task(ctx: &Ctx<'_>, tx: &mut Tx, t: TaskSpec<'_>) -> Res
     .await
     .map_err(|e| ctx.store.err(e))?;
     let note = format!("{} for {} {} due {}", t.kind, t.role, t.assignee.unwrap_or("(unassigned)"), t.due);
-    store::append_event(
-        tx,
-        NewEvent {
-            customer_id: t.customer_id,
-            kind: "task_created",
-            actor: ctx.actor,
-            at: ctx.now,
-            on_date: ctx.on,
-            ref_id: Some(&id),
-            note: Some(&note),
-            ..NewEvent::default()
-        },
-    )
-    .await
-    .map_err(|e| ctx.store.err(e))?;
+    store::record_event(tx, (t.customer_id, "task_created", &id), (ctx.actor, ctx.now, ctx.on), Some(&note))
+        .await
+        .map_err(|e| ctx.store.err(e))?;
     Ok(id)
 }
 
@@ -794,21 +809,10 @@ pub(crate) async fn queue_message(ctx: &Ctx<'_>, tx: &mut Tx, m: MessageSpec<'_>
         return Ok(None);
     }
     let note = format!("{} to {} {}: {}", m.template, m.role, m.recipient.unwrap_or("(no address)"), m.subject);
-    store::append_event(
-        tx,
-        NewEvent {
-            customer_id: m.customer_id,
-            kind: if state == "queued" { "message_queued" } else { "message_failed" },
-            actor: ctx.actor,
-            at: ctx.now,
-            on_date: ctx.on,
-            ref_id: Some(&id),
-            note: Some(&note),
-            ..NewEvent::default()
-        },
-    )
-    .await
-    .map_err(|e| ctx.store.err(e))?;
+    let kind = if state == "queued" { "message_queued" } else { "message_failed" };
+    store::record_event(tx, (m.customer_id, kind, &id), (ctx.actor, ctx.now, ctx.on), Some(&note))
+        .await
+        .map_err(|e| ctx.store.err(e))?;
     Ok(Some(id))
 }
 
@@ -870,7 +874,15 @@ fn dispute_body(
         "Dispute {id} ({ty}) has been routed to {dept}, owner {owner}.\nFirst response due {response_due}; resolution due {deadline}.\n\nDocument | Disputed | Balance\n"
     );
     for (d, s) in docs.iter().zip(shares) {
-        let _ = writeln!(body, "{} | {} {} | {} {}", d.document_id, s.round_dp(2), d.currency, d.balance.round_dp(2), d.currency);
+        let _ = writeln!(
+            body,
+            "{} | {} {} | {} {}",
+            d.document_id,
+            s.round_dp(2),
+            d.currency,
+            d.balance.round_dp(2),
+            d.currency
+        );
     }
     if let Some(n) = note {
         let _ = write!(body, "\nCollector's note: {n}\n");
@@ -880,7 +892,13 @@ fn dispute_body(
 }
 
 /// The documents currently under a record (promise, report, dispute), with their case state.
-async fn under_record(ctx: &Ctx<'_>, table: &str, key: &str, id: &str, open: &str) -> Result<Vec<(String, String)>, CaseError> {
+async fn under_record(
+    ctx: &Ctx<'_>,
+    table: &str,
+    key: &str,
+    id: &str,
+    open: &str,
+) -> Result<Vec<(String, String)>, CaseError> {
     let rows = sqlx::query(AssertSqlSafe(format!(
         "SELECT document_id, customer_id FROM {table} WHERE {key} = $1 AND state = '{open}' ORDER BY document_id"
     )))
@@ -982,12 +1000,21 @@ pub(crate) async fn close_record(
 
 /// Withdraws a pending promise (recorded by mistake, or to record a renegotiated one).
 pub async fn cancel_promise(ctx: &Ctx<'_>, promise_id: &str, note: Option<&str>) -> Result<Recorded, CaseError> {
-    close_record(ctx, Transition::PromiseCancelled, ("promises", "promise_id", "pending"), promise_id, "cancelled", note).await
+    close_record(
+        ctx,
+        Transition::PromiseCancelled,
+        ("promises", "promise_id", "pending"),
+        promise_id,
+        "cancelled",
+        note,
+    )
+    .await
 }
 
 /// Reopens a payment report whose payment never arrived: the documents go back to collection, with a call task.
 pub async fn reopen_report(ctx: &Ctx<'_>, report_id: &str, note: Option<&str>) -> Result<Recorded, CaseError> {
-    close_record(ctx, Transition::ReportReopened, ("payment_reports", "report_id", "open"), report_id, "reopened", note).await
+    close_record(ctx, Transition::ReportReopened, ("payment_reports", "report_id", "open"), report_id, "reopened", note)
+        .await
 }
 
 /// An open dispute's rows.
@@ -1033,18 +1060,11 @@ pub async fn respond_dispute(ctx: &Ctx<'_>, dispute_id: &str, note: Option<&str>
         .execute(&mut *tx)
         .await
         .map_err(|e| busy_or(ctx, e))?;
-    store::append_event(
+    store::record_event(
         &mut tx,
-        NewEvent {
-            customer_id: &head.customer_id,
-            kind: "dispute_response",
-            actor: ctx.actor,
-            at: ctx.now,
-            on_date: ctx.on,
-            ref_id: Some(dispute_id),
-            note,
-            ..NewEvent::default()
-        },
+        (&head.customer_id, "dispute_response", dispute_id),
+        (ctx.actor, ctx.now, ctx.on),
+        note,
     )
     .await
     .map_err(|e| ctx.store.err(e))?;
@@ -1068,7 +1088,10 @@ pub async fn resolve_dispute(
     note: Option<&str>,
 ) -> Result<Recorded, CaseError> {
     if !RESOLUTIONS.contains(&resolution) {
-        return Err(CaseError::invalid("--resolution", format!("`{resolution}` is not one of {}", RESOLUTIONS.join(", "))));
+        return Err(CaseError::invalid(
+            "--resolution",
+            format!("`{resolution}` is not one of {}", RESOLUTIONS.join(", ")),
+        ));
     }
     let head = open_dispute(ctx, dispute_id).await?;
     let ids: Vec<&str> = head.documents.iter().map(String::as_str).collect();
@@ -1077,7 +1100,9 @@ pub async fn resolve_dispute(
     let in_dispute: Vec<&str> = ids
         .iter()
         .copied()
-        .filter(|d| now.get(*d).is_some_and(|s| s.status == Status::Dispute && s.case_ref.as_deref() == Some(dispute_id)))
+        .filter(|d| {
+            now.get(*d).is_some_and(|s| s.status == Status::Dispute && s.case_ref.as_deref() == Some(dispute_id))
+        })
         .collect();
     let planned = plan(ctx, &head.customer_id, &in_dispute, Transition::DisputeResolved, &BTreeMap::new()).await?;
     let mut owned_tx = ctx.store.begin().await?;
@@ -1162,21 +1187,14 @@ pub async fn complete_task(ctx: &Ctx<'_>, task_id: &str, note: Option<&str>) -> 
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| ctx.store.err(e))?;
-    store::append_event(
-        &mut tx,
-        NewEvent {
-            customer_id: &customer,
-            kind: "task_done",
-            actor: ctx.actor,
-            at: ctx.now,
-            on_date: ctx.on,
-            ref_id: Some(task_id),
-            note,
-            ..NewEvent::default()
-        },
-    )
-    .await
-    .map_err(|e| ctx.store.err(e))?;
+    store::record_event(&mut tx, (&customer, "task_done", task_id), (ctx.actor, ctx.now, ctx.on), note)
+        .await
+        .map_err(|e| ctx.store.err(e))?;
     tx.commit().await.map_err(|e| busy_or(ctx, e))?;
-    Ok(Recorded { kind: "task_done".into(), task_id: Some(task_id.to_owned()), summary: vec![format!("{task_id} done")], ..Recorded::default() })
+    Ok(Recorded {
+        kind: "task_done".into(),
+        task_id: Some(task_id.to_owned()),
+        summary: vec![format!("{task_id} done")],
+        ..Recorded::default()
+    })
 }

@@ -239,7 +239,8 @@ impl WorkflowConfig {
     /// The built-in configuration.
     pub fn builtin() -> Self {
         // The shipped file is checked by a unit test, so this cannot fail in a released binary.
-        Self::parse(BUILTIN_TOML, BUILTIN_SOURCE).unwrap_or_else(|e| panic!("the built-in workflow.toml is invalid: {e}"))
+        Self::parse(BUILTIN_TOML, BUILTIN_SOURCE)
+            .unwrap_or_else(|e| panic!("the built-in workflow.toml is invalid: {e}"))
     }
 
     /// Reads and validates a file.
@@ -329,7 +330,9 @@ impl WorkflowConfig {
             let (scope_kind, scope) = match (&o.collector, &o.account_group) {
                 (Some(c), None) => ("collector", c.clone()),
                 (None, Some(g)) => ("account_group", g.clone()),
-                _ => return Err(invalid(&section, "collector", "give exactly one of collector or account_group".into())),
+                _ => {
+                    return Err(invalid(&section, "collector", "give exactly one of collector or account_group".into()));
+                }
             };
             let (from, to) = match (&o.period, o.from, o.to) {
                 (Some(p), None, None) => month_bounds(p)
@@ -345,15 +348,21 @@ impl WorkflowConfig {
                     "an objective needs at least one of collect_target, dso_target, overdue_share_target".into(),
                 ));
             }
-            for (field, v) in
-                [("collect_target", o.collect_target), ("dso_target", o.dso_target), ("overdue_share_target", o.overdue_share_target)]
-            {
+            for (field, v) in [
+                ("collect_target", o.collect_target),
+                ("dso_target", o.dso_target),
+                ("overdue_share_target", o.overdue_share_target),
+            ] {
                 if v.is_some_and(|v| v.is_sign_negative()) {
                     return Err(invalid(&section, field, "must not be negative".into()));
                 }
             }
             if o.overdue_share_target.is_some_and(|v| v > Decimal::ONE) {
-                return Err(invalid(&section, "overdue_share_target", "is a share: between 0 and 1 (0.25 = 25 %)".into()));
+                return Err(invalid(
+                    &section,
+                    "overdue_share_target",
+                    "is a share: between 0 and 1 (0.25 = 25 %)".into(),
+                ));
             }
             objectives.push(Objective {
                 id: o.id.clone(),
@@ -444,7 +453,9 @@ mod tests {
         let bad = BUILTIN_TOML.replace("grace_days = 3", "grace_days = 3\ngrace = 1");
         let e = WorkflowConfig::parse(&bad, "w.toml").unwrap_err().to_string();
         assert!(e.contains("unknown field `grace`") && e.contains("line"), "{e}");
-        let bad = format!("{BUILTIN_TOML}\n[[objectives]]\nid = \"o\"\ncollector = \"C\"\nperiod = \"2024-13\"\ndso_target = 40\n");
+        let bad = format!(
+            "{BUILTIN_TOML}\n[[objectives]]\nid = \"o\"\ncollector = \"C\"\nperiod = \"2024-13\"\ndso_target = 40\n"
+        );
         let e = WorkflowConfig::parse(&bad, "w.toml").unwrap_err().to_string();
         assert!(e.contains("[objectives[1]] period: `2024-13` is not a month"), "{e}");
     }

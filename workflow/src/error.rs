@@ -16,7 +16,9 @@ pub enum CaseError {
         message: String,
     },
     /// The document is not in the ledger snapshot.
-    #[error("document `{document_id}` is not in the ledger snapshot as of {as_of}; check the id (ids keep their leading zeros) or build a newer snapshot")]
+    #[error(
+        "document `{document_id}` is not in the ledger snapshot as of {as_of}; check the id (ids keep their leading zeros) or build a newer snapshot"
+    )]
     UnknownDocument {
         /// Document.
         document_id: String,
@@ -32,7 +34,9 @@ pub enum CaseError {
         as_of: NaiveDate,
     },
     /// The document belongs to someone else.
-    #[error("document `{document_id}` belongs to customer `{owner}`, not `{customer_id}`; one outcome covers documents of one customer")]
+    #[error(
+        "document `{document_id}` belongs to customer `{owner}`, not `{customer_id}`; one outcome covers documents of one customer"
+    )]
     WrongCustomer {
         /// Document.
         document_id: String,
@@ -42,7 +46,9 @@ pub enum CaseError {
         owner: String,
     },
     /// Paid or credited documents are never chased.
-    #[error("document `{document_id}` is already {how} (balance 0 at {as_of}); paid and credited documents are never chased, so no outcome is recorded")]
+    #[error(
+        "document `{document_id}` is already {how} (balance 0 at {as_of}); paid and credited documents are never chased, so no outcome is recorded"
+    )]
     Settled {
         /// Document.
         document_id: String,
@@ -68,7 +74,9 @@ pub enum CaseError {
         refused: IllegalTransition,
     },
     /// Someone else changed the document since this command read it.
-    #[error("document `{document_id}` changed while this was being recorded: it is now `{now}` (version {version}, by {by} at {at}); nothing was written, reload it and decide again")]
+    #[error(
+        "document `{document_id}` changed while this was being recorded: it is now `{now}` (version {version}, by {by} at {at}); nothing was written, reload it and decide again"
+    )]
     Conflict {
         /// Document.
         document_id: String,

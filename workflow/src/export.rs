@@ -22,12 +22,16 @@ const SOURCES: &[(&str, &str, &str)] = &[
     ("collection_actions", "events", "seq"),
 ];
 
-/// Every collection table, in the order of [`tables::COLLECTION_TABLES`].
-pub async fn export(store: &Store, config: &WorkflowConfig) -> Result<Vec<TextTable>, CaseError> {
+/// Every collection table, in the order of [`tables::COLLECTION_TABLES`]. Without a store (nothing recorded
+/// yet) only the configured ones (`objectives`, `delay_reasons`) have rows.
+pub async fn export(store: Option<&Store>, config: &WorkflowConfig) -> Result<Vec<TextTable>, CaseError> {
     let mut out = Vec::new();
     for (name, columns) in tables::COLLECTION_TABLES {
         let rows = match SOURCES.iter().find(|(n, _, _)| n == name) {
-            Some((_, table, order)) => read(store, table, columns, order).await?,
+            Some((_, table, order)) => match store {
+                Some(store) => read(store, table, columns, order).await?,
+                None => Vec::new(),
+            },
             None if *name == "objectives" => config
                 .objectives
                 .iter()
@@ -54,7 +58,12 @@ pub async fn export(store: &Store, config: &WorkflowConfig) -> Result<Vec<TextTa
     Ok(out)
 }
 
-async fn read(store: &Store, table: &str, columns: &[ColumnSpec], order: &str) -> Result<Vec<Vec<Option<String>>>, CaseError> {
+async fn read(
+    store: &Store,
+    table: &str,
+    columns: &[ColumnSpec],
+    order: &str,
+) -> Result<Vec<Vec<Option<String>>>, CaseError> {
     let list: Vec<String> = columns.iter().map(|c| format!("CAST({0} AS TEXT) AS {0}", c.name)).collect();
     let sql = format!("SELECT {} FROM {table} ORDER BY {order}", list.join(", "));
     let rows = sqlx::query(AssertSqlSafe(sql)).fetch_all(store.pool()).await.map_err(|e| store.err(e))?;
@@ -73,7 +82,9 @@ pub async fn record_documents(
     id: &str,
 ) -> Result<(BTreeSet<String>, BTreeSet<String>), CaseError> {
     let (docs_col, known) = match (table, key) {
-        ("promises", "promise_id") | ("payment_reports", "report_id") | ("disputes", "dispute_id") => ("document_id", true),
+        ("promises", "promise_id") | ("payment_reports", "report_id") | ("disputes", "dispute_id") => {
+            ("document_id", true)
+        }
         ("tasks", "task_id") => ("document_ids", true),
         _ => ("", false),
     };

@@ -98,14 +98,24 @@ pub fn read_csv(path: &Path, kind: Kind) -> Result<(Vec<CsvRow>, Vec<Reject>), C
         if !header.iter().any(|h| h == need) {
             return Err(CaseError::invalid(
                 &file,
-                format!("line 1: the header has no `{need}` column; expected {} (optional: {})", kind.required().join(", "), kind.optional().join(", ")),
+                format!(
+                    "line 1: the header has no `{need}` column; expected {} (optional: {})",
+                    kind.required().join(", "),
+                    kind.optional().join(", ")
+                ),
             ));
         }
     }
-    if let Some(h) = header.iter().find(|h| !kind.required().contains(&h.as_str()) && !kind.optional().contains(&h.as_str())) {
+    if let Some(h) =
+        header.iter().find(|h| !kind.required().contains(&h.as_str()) && !kind.optional().contains(&h.as_str()))
+    {
         return Err(CaseError::invalid(
             &file,
-            format!("line 1: unknown column `{h}`; expected {} (optional: {})", kind.required().join(", "), kind.optional().join(", ")),
+            format!(
+                "line 1: unknown column `{h}`; expected {} (optional: {})",
+                kind.required().join(", "),
+                kind.optional().join(", ")
+            ),
         ));
     }
     let mut rows = Vec::new();
@@ -124,7 +134,9 @@ pub fn read_csv(path: &Path, kind: Kind) -> Result<(Vec<CsvRow>, Vec<Reject>), C
                 value: Some(rec.iter().collect::<Vec<_>>().join(",")),
                 reason: format!("{} cells where the header has {}", rec.len(), header.len()),
             }),
-            Err(e) => rejects.push(Reject { file: file.clone(), line, column: None, value: None, reason: e.to_string() }),
+            Err(e) => {
+                rejects.push(Reject { file: file.clone(), line, column: None, value: None, reason: e.to_string() })
+            }
         }
     }
     Ok((rows, rejects))
@@ -175,7 +187,13 @@ impl RowCheck<'_> {
 }
 
 /// Validates and applies a disputes or promises file, row by row; each accepted row is one transaction.
-pub async fn apply(ctx: &Ctx<'_>, kind: Kind, file: &str, rows: Vec<CsvRow>, mut rejects: Vec<Reject>) -> Result<ImportSummary, CaseError> {
+pub async fn apply(
+    ctx: &Ctx<'_>,
+    kind: Kind,
+    file: &str,
+    rows: Vec<CsvRow>,
+    mut rejects: Vec<Reject>,
+) -> Result<ImportSummary, CaseError> {
     let mut summary = ImportSummary { read: (rows.len() + rejects.len()) as u64, ..ImportSummary::default() };
     let mut seen = BTreeSet::new();
     for row in &rows {
@@ -264,6 +282,34 @@ async fn common(
     Ok(Ok((id, customer, doc_id, status, version)))
 }
 
+/// Moves an imported document into `status` under record `id`, compare-and-set on the version read during the
+/// checks; `false` when someone changed it meanwhile.
+async fn import_status(
+    ctx: &Ctx<'_>,
+    tx: &mut store::Tx,
+    (doc_id, customer, id): (&str, &str, &str),
+    status: Status,
+    version: i64,
+) -> Result<bool, CaseError> {
+    let done = sqlx::query(
+        "INSERT INTO invoice_cases (document_id, customer_id, status, case_ref, version, updated_at, updated_by) \
+         VALUES ($1, $2, $7, $3, 1, $4, $5) \
+         ON CONFLICT (document_id) DO UPDATE SET status = $7, case_ref = $3, version = invoice_cases.version + 1, \
+         updated_at = $4, updated_by = $5 WHERE invoice_cases.version = $6",
+    )
+    .bind(doc_id)
+    .bind(customer)
+    .bind(id)
+    .bind(store::instant(ctx.now))
+    .bind(ctx.actor)
+    .bind(version)
+    .bind(status.as_str())
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| ctx.store.err(e))?;
+    Ok(done.rows_affected() > 0)
+}
+
 async fn apply_dispute(
     ctx: &Ctx<'_>,
     c: &RowCheck<'_>,
@@ -291,50 +337,48 @@ async fn apply_dispute(
                 return Ok(Err(c.reject("resolved_date", format!("is before opened_date {opened}"))));
             }
             if !crate::cases::RESOLUTIONS.contains(&res.as_str()) {
-                return Ok(Err(c.reject("resolution", format!("is not one of {}", crate::cases::RESOLUTIONS.join(", ")))));
+                return Ok(Err(
+                    c.reject("resolution", format!("is not one of {}", crate::cases::RESOLUTIONS.join(", ")))
+                ));
             }
         }
         (None, None) => {}
         (Some(_), None) => return Ok(Err(c.reject("resolution", "is required when resolved_date is given"))),
         (None, Some(_)) => return Ok(Err(c.reject("resolved_date", "is required when resolution is given"))),
     }
-    let deadline = tri!(c.date("deadline_date")).unwrap_or_else(|| ctx.config.calendar.add_business_days(opened, ty.deadline_business_days));
+    let deadline = tri!(c.date("deadline_date"))
+        .unwrap_or_else(|| ctx.config.calendar.add_business_days(opened, ty.deadline_business_days));
     let open_now = resolved.is_none();
     // An open dispute moves the document into `dispute`; a resolved one is history and leaves the status alone.
     let t = open_now.then_some(Transition::Dispute);
     let (id, customer, doc_id, status, version) = tri!(common(ctx, c, "dispute_id", seen, t).await?);
     let doc = &ctx.ledger.documents[&doc_id];
     if open_now && doc.balance <= Decimal::ZERO {
-        return Ok(Err(c.reject("document_id", format!("is {} at {}; an open dispute on it cannot be imported", doc.settled_how(), ctx.ledger.as_of))));
+        return Ok(Err(c.reject(
+            "document_id",
+            format!("is {} at {}; an open dispute on it cannot be imported", doc.settled_how(), ctx.ledger.as_of),
+        )));
     }
     let amount = match tri!(c.amount("amount")) {
-        Some(a) if a > doc.amount => return Ok(Err(c.reject("amount", format!("is more than the document's amount {}", doc.amount)))),
+        Some(a) if a > doc.amount => {
+            return Ok(Err(c.reject("amount", format!("is more than the document's amount {}", doc.amount))));
+        }
         Some(a) => a,
-        None => if open_now { doc.balance } else { doc.amount },
+        None => {
+            if open_now {
+                doc.balance
+            } else {
+                doc.amount
+            }
+        }
     };
-    let owner = c.text("owner").map(str::to_owned).unwrap_or_else(|| ctx.config.departments[&ty.department].owner.clone());
+    let owner =
+        c.text("owner").map(str::to_owned).unwrap_or_else(|| ctx.config.departments[&ty.department].owner.clone());
     let collector = ctx.ledger.customers.get(&customer).and_then(|x| x.collector_id.clone());
     let mut tx = ctx.store.begin().await?;
     let e = |e| ctx.store.err(e);
-    if open_now {
-        let done = sqlx::query(
-            "INSERT INTO invoice_cases (document_id, customer_id, status, case_ref, version, updated_at, updated_by) \
-             VALUES ($1, $2, 'dispute', $3, 1, $4, $5) \
-             ON CONFLICT (document_id) DO UPDATE SET status = 'dispute', case_ref = $3, version = invoice_cases.version + 1, \
-             updated_at = $4, updated_by = $5 WHERE invoice_cases.version = $6",
-        )
-        .bind(&doc_id)
-        .bind(&customer)
-        .bind(&id)
-        .bind(store::instant(ctx.now))
-        .bind(ctx.actor)
-        .bind(version)
-        .execute(&mut *tx)
-        .await
-        .map_err(e)?;
-        if done.rows_affected() == 0 {
-            return Ok(Err(c.reject("document_id", "changed while it was being imported; import the file again")));
-        }
+    if open_now && !import_status(ctx, &mut tx, (&doc_id, &customer, &id), Status::Dispute, version).await? {
+        return Ok(Err(c.reject("document_id", "changed while it was being imported; import the file again")));
     }
     sqlx::query(
         "INSERT INTO disputes (dispute_id, document_id, customer_id, collector_id, dispute_type, department, owner, currency, \
@@ -410,31 +454,20 @@ async fn apply_promise(
             _ => return Ok(Err(c.reject("grace_days", "is not a whole number of days between 0 and 365"))),
         },
     };
-    let (id, customer, doc_id, status, version) = tri!(common(ctx, c, "promise_id", seen, Some(Transition::PromiseToPay)).await?);
+    let (id, customer, doc_id, status, version) =
+        tri!(common(ctx, c, "promise_id", seen, Some(Transition::PromiseToPay)).await?);
     let doc = &ctx.ledger.documents[&doc_id];
     if amount > doc.amount {
         return Ok(Err(c.reject("amount", format!("is more than the document's amount {}", doc.amount))));
     }
-    let collector = c.text("collector_id").map(str::to_owned).or_else(|| ctx.ledger.customers.get(&customer).and_then(|x| x.collector_id.clone()));
+    let collector = c
+        .text("collector_id")
+        .map(str::to_owned)
+        .or_else(|| ctx.ledger.customers.get(&customer).and_then(|x| x.collector_id.clone()));
     let mut tx = ctx.store.begin().await?;
     let e = |e| ctx.store.err(e);
     // The promise goes in pending; the next tick closes it as kept or broken from the ledger, like any other.
-    let done = sqlx::query(
-        "INSERT INTO invoice_cases (document_id, customer_id, status, case_ref, version, updated_at, updated_by) \
-         VALUES ($1, $2, 'promise', $3, 1, $4, $5) \
-         ON CONFLICT (document_id) DO UPDATE SET status = 'promise', case_ref = $3, version = invoice_cases.version + 1, \
-         updated_at = $4, updated_by = $5 WHERE invoice_cases.version = $6",
-    )
-    .bind(&doc_id)
-    .bind(&customer)
-    .bind(&id)
-    .bind(store::instant(ctx.now))
-    .bind(ctx.actor)
-    .bind(version)
-    .execute(&mut *tx)
-    .await
-    .map_err(e)?;
-    if done.rows_affected() == 0 {
+    if !import_status(ctx, &mut tx, (&doc_id, &customer, &id), Status::Promise, version).await? {
         return Ok(Err(c.reject("document_id", "changed while it was being imported; import the file again")));
     }
     sqlx::query(

@@ -162,9 +162,9 @@ pub fn next(from: Status, t: Transition) -> Result<Status, IllegalTransition> {
             "the customer reported it paid; wait for the payment, or reopen the report (`cobro case reopen-report`) if it never arrives",
         ),
         (S::PaymentReported, T::ReportedPaid) => deny("a payment report is already open for it"),
-        (S::Dispute, T::PromiseToPay | T::NoCommitment | T::NoContact | T::ReportedPaid) => {
-            deny("it is in dispute; the department must resolve the dispute (`cobro case resolve`) before it is chased again")
-        }
+        (S::Dispute, T::PromiseToPay | T::NoCommitment | T::NoContact | T::ReportedPaid) => deny(
+            "it is in dispute; the department must resolve the dispute (`cobro case resolve`) before it is chased again",
+        ),
         (S::Dispute, T::Dispute) => deny("it is already in dispute; one dispute at a time per document"),
         (_, T::PromiseBroken | T::PromiseKept | T::PromiseCancelled) => deny("it has no pending promise"),
         (_, T::ReportReopened | T::ReportCredited) => deny("it has no open payment report"),

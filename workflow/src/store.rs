@@ -194,6 +194,20 @@ pub async fn append_event(tx: &mut Tx, e: NewEvent<'_>) -> Result<String, sqlx::
     Ok(id)
 }
 
+/// Appends an event about a record (a task, a message, a dispute) rather than a document's status.
+pub async fn record_event(
+    tx: &mut Tx,
+    (customer_id, kind, ref_id): (&str, &str, &str),
+    (actor, at, on_date): (&str, DateTime<Utc>, NaiveDate),
+    note: Option<&str>,
+) -> Result<String, sqlx::Error> {
+    append_event(
+        tx,
+        NewEvent { customer_id, kind, actor, at, on_date, ref_id: Some(ref_id), note, ..NewEvent::default() },
+    )
+    .await
+}
+
 /// An instant as stored: RFC 3339, UTC, microseconds.
 pub fn instant(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)

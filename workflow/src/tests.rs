@@ -90,6 +90,27 @@ fn promise() -> OutcomeKind {
     OutcomeKind::PromiseToPay { date: d("2024-12-10"), amount: None }
 }
 
+/// A fresh, empty store: SQLite in a temporary directory, or, when `COBRO_TEST_PG_URL` names a PostgreSQL server
+/// (and this crate is built with `--features postgres`), a new database created on it for this test alone.
+async fn test_store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = match std::env::var("COBRO_TEST_PG_URL") {
+        Ok(admin) if !admin.is_empty() => {
+            use std::sync::atomic::{AtomicU32, Ordering};
+            static N: AtomicU32 = AtomicU32::new(0);
+            sqlx::any::install_default_drivers();
+            let name = format!("cobro_test_{}_{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst));
+            let pool = sqlx::AnyPool::connect(&admin).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&pool).await.unwrap();
+            pool.close().await;
+            let base = &admin[..admin.rfind('/').unwrap()];
+            Store::open(&format!("{base}/{name}")).await.unwrap()
+        }
+        _ => Store::open_in(dir.path()).await.unwrap(),
+    };
+    (dir, store)
+}
+
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
 }
@@ -97,8 +118,7 @@ fn rt() -> tokio::runtime::Runtime {
 #[test]
 fn paid_credited_unknown_and_foreign_documents_are_refused_with_the_reason() {
     rt().block_on(async {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open_in(dir.path()).await.unwrap();
+        let (_dir, store) = test_store().await;
         let (config, ledger) = (WorkflowConfig::builtin(), ledger());
         let c = ctx(&store, &config, &ledger, "ana");
         let err = |docs: &[&str]| {
@@ -135,8 +155,7 @@ fn paid_credited_unknown_and_foreign_documents_are_refused_with_the_reason() {
 #[test]
 fn two_writers_on_one_invoice_one_wins_the_other_gets_a_conflict_and_nothing_is_lost() {
     rt().block_on(async {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open_in(dir.path()).await.unwrap();
+        let (_dir, store) = test_store().await;
         let config = Arc::new(WorkflowConfig::builtin());
         let ledger = Arc::new(ledger());
         // Both collectors look at D1 (version 0) and decide at the same moment: one promise, one dispute.
@@ -229,7 +248,10 @@ fn op_strategy() -> impl Strategy<Value = Op> {
 /// unbroken chain from `normal` to its live status, one per version; the live record behind each status exists
 /// and is the only live one.
 async fn assert_invariants(store: &Store) {
-    let cases = sqlx::query("SELECT document_id, status, case_ref, version FROM invoice_cases").fetch_all(store.pool()).await.unwrap();
+    let cases = sqlx::query("SELECT document_id, status, case_ref, version FROM invoice_cases")
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
     for c in &cases {
         let doc: String = c.get(0);
         let status: String = c.get(1);
@@ -250,9 +272,7 @@ async fn assert_invariants(store: &Store) {
         assert_eq!(events.len() as i64, version, "{doc}: one status event per version");
         let live = |sql: &'static str| {
             let doc = doc.clone();
-            async move {
-                sqlx::query_scalar::<_, String>(sql).bind(doc).fetch_all(store.pool()).await.unwrap()
-            }
+            async move { sqlx::query_scalar::<_, String>(sql).bind(doc).fetch_all(store.pool()).await.unwrap() }
         };
         let promises = live("SELECT promise_id FROM promises WHERE document_id = $1 AND state = 'pending'").await;
         let reports = live("SELECT report_id FROM payment_reports WHERE document_id = $1 AND state = 'open'").await;
@@ -273,8 +293,7 @@ proptest! {
     #[test]
     fn no_sequence_of_commands_breaks_the_store(ops in proptest::collection::vec(op_strategy(), 1..14)) {
         rt().block_on(async {
-            let dir = tempfile::tempdir().unwrap();
-            let store = Store::open_in(dir.path()).await.unwrap();
+            let (_dir, store) = test_store().await;
             let (config, ledger) = (WorkflowConfig::builtin(), ledger());
             let c = ctx(&store, &config, &ledger, "prop");
             let names = ["D1", "D2", "D3", "D4"];

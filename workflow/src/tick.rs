@@ -66,17 +66,23 @@ pub async fn tick(ctx: &Ctx<'_>, inputs: &TickInputs) -> Result<TickReport, Case
     for id in pending {
         let (t, state, note) = match inputs.promise_status.get(&id).map(String::as_str) {
             Some("kept") => (Transition::PromiseKept, "kept", "the promised amount was applied in time"),
-            Some("broken") => (Transition::PromiseBroken, "broken", "the promised amount was not applied by the promised date + grace"),
+            Some("broken") => (
+                Transition::PromiseBroken,
+                "broken",
+                "the promised amount was not applied by the promised date + grace",
+            ),
             _ => continue,
         };
         let r = cases::close_record(ctx, t, ("promises", "promise_id", "pending"), &id, state, Some(note)).await;
         push(&mut report, &id, r)?;
     }
 
-    let rows = sqlx::query("SELECT report_id, document_id FROM payment_reports WHERE state = 'open' ORDER BY report_id, document_id")
-        .fetch_all(ctx.store.pool())
-        .await
-        .map_err(|e| ctx.store.err(e))?;
+    let rows = sqlx::query(
+        "SELECT report_id, document_id FROM payment_reports WHERE state = 'open' ORDER BY report_id, document_id",
+    )
+    .fetch_all(ctx.store.pool())
+    .await
+    .map_err(|e| ctx.store.err(e))?;
     let mut reports: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for r in &rows {
         let id = store::req(r, "report_id").map_err(|e| ctx.store.err(e))?;
@@ -109,14 +115,15 @@ pub async fn tick(ctx: &Ctx<'_>, inputs: &TickInputs) -> Result<TickReport, Case
 /// (before and after in the status columns, the reasons in the note). A customer seen for the first time is only
 /// remembered: nothing changed. Returns the number of changes.
 async fn segment_changes(ctx: &Ctx<'_>, rows: &[SegmentRow]) -> Result<u64, CaseError> {
-    let known: BTreeMap<String, (String, String)> = sqlx::query("SELECT customer_id, segment, overlays FROM customer_segments")
-        .fetch_all(ctx.store.pool())
-        .await
-        .map_err(|e| ctx.store.err(e))?
-        .iter()
-        .map(|r| Ok((store::req(r, "customer_id")?, (store::req(r, "segment")?, store::req(r, "overlays")?))))
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(|e| ctx.store.err(e))?;
+    let known: BTreeMap<String, (String, String)> =
+        sqlx::query("SELECT customer_id, segment, overlays FROM customer_segments")
+            .fetch_all(ctx.store.pool())
+            .await
+            .map_err(|e| ctx.store.err(e))?
+            .iter()
+            .map(|r| Ok((store::req(r, "customer_id")?, (store::req(r, "segment")?, store::req(r, "overlays")?))))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(|e| ctx.store.err(e))?;
     let mut changes = 0;
     // One transaction per 500 customers: bounded, and each batch all-or-nothing.
     for chunk in rows.chunks(500) {
@@ -260,12 +267,13 @@ async fn dispute_reminders(ctx: &Ctx<'_>, d: &OpenDispute) -> Result<Recorded, C
     let mut tx = ctx.store.begin().await?;
     // The first write takes the lock; an escalation already recorded by a concurrent tick is then seen here.
     if escalate {
-        let done = sqlx::query("UPDATE disputes SET escalated_date = $1 WHERE dispute_id = $2 AND escalated_date IS NULL")
-            .bind(ctx.on.to_string())
-            .bind(&d.id)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| ctx.store.err(e))?;
+        let done =
+            sqlx::query("UPDATE disputes SET escalated_date = $1 WHERE dispute_id = $2 AND escalated_date IS NULL")
+                .bind(ctx.on.to_string())
+                .bind(&d.id)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| ctx.store.err(e))?;
         if done.rows_affected() > 0 {
             let manager = ctx.config.company.ar_manager.clone();
             let text = format!(
@@ -275,45 +283,42 @@ async fn dispute_reminders(ctx: &Ctx<'_>, d: &OpenDispute) -> Result<Recorded, C
                 cal.business_days_between(d.deadline, ctx.on),
                 d.deadline
             );
-            let task = cases::new_task(ctx, &mut tx, TaskSpec {
-                kind: "escalation",
-                customer_id: &d.customer_id,
-                documents: &d.documents,
-                role: "ar_manager",
-                assignee: Some(&manager),
-                due: ctx.on,
-                origin: "dispute:escalated",
-                origin_ref: &d.id,
-                note: &text,
-            })
-            .await?;
-            cases::queue_message(ctx, &mut tx, MessageSpec {
-                key: &format!("dispute_escalation:{}", d.id),
-                recipient: ctx.config.company.ar_manager_email.as_deref(),
-                role: "ar_manager",
-                template: "dispute_escalation",
-                customer_id: &d.customer_id,
-                documents: &d.documents,
-                subject: &format!("Escalation: dispute {} is past its deadline", d.id),
-                body: &format!("{text}.\nTask {task} is yours.\n"),
-                origin_ref: &d.id,
-            })
-            .await?;
-            store::append_event(
+            let task = cases::new_task(
+                ctx,
                 &mut tx,
-                NewEvent {
+                TaskSpec {
+                    kind: "escalation",
                     customer_id: &d.customer_id,
-                    kind: "dispute_escalated",
-                    actor: ctx.actor,
-                    at: ctx.now,
-                    on_date: ctx.on,
-                    ref_id: Some(&d.id),
-                    note: Some(&text),
-                    ..NewEvent::default()
+                    documents: &d.documents,
+                    role: "ar_manager",
+                    assignee: Some(&manager),
+                    due: ctx.on,
+                    origin: "dispute:escalated",
+                    origin_ref: &d.id,
+                    note: &text,
                 },
             )
-            .await
-            .map_err(|e| ctx.store.err(e))?;
+            .await?;
+            cases::queue_message(
+                ctx,
+                &mut tx,
+                MessageSpec {
+                    key: &format!("dispute_escalation:{}", d.id),
+                    recipient: ctx.config.company.ar_manager_email.as_deref(),
+                    role: "ar_manager",
+                    template: "dispute_escalation",
+                    customer_id: &d.customer_id,
+                    documents: &d.documents,
+                    subject: &format!("Escalation: dispute {} is past its deadline", d.id),
+                    body: &format!("{text}.\nTask {task} is yours.\n"),
+                    origin_ref: &d.id,
+                },
+            )
+            .await?;
+            let who = (ctx.actor, ctx.now, ctx.on);
+            store::record_event(&mut tx, (&d.customer_id, "dispute_escalated", &d.id), who, Some(&text))
+                .await
+                .map_err(|e| ctx.store.err(e))?;
             rec.summary.push(format!("{}: escalated to {manager} (task {task})", d.id));
             rec.task_id = Some(task);
         }
@@ -323,17 +328,21 @@ async fn dispute_reminders(ctx: &Ctx<'_>, d: &OpenDispute) -> Result<Recorded, C
             "{subject}.\nDepartment: {}; owner: {owner}; documents: {}.\nResolve it with `cobro case resolve {}`.\n",
             d.department, d.documents, d.id
         );
-        let sent = cases::queue_message(ctx, &mut tx, MessageSpec {
-            key,
-            recipient: email.as_deref(),
-            role: "department",
-            template,
-            customer_id: &d.customer_id,
-            documents: &d.documents,
-            subject,
-            body: &body,
-            origin_ref: &d.id,
-        })
+        let sent = cases::queue_message(
+            ctx,
+            &mut tx,
+            MessageSpec {
+                key,
+                recipient: email.as_deref(),
+                role: "department",
+                template,
+                customer_id: &d.customer_id,
+                documents: &d.documents,
+                subject,
+                body: &body,
+                origin_ref: &d.id,
+            },
+        )
         .await?;
         if let Some(m) = sent {
             rec.summary.push(format!("{}: {template} to {owner} ({m})", d.id));
