@@ -286,6 +286,16 @@ pub enum CaseAction {
         #[arg(long)]
         all: bool,
     },
+    /// The team's report at a date: delay reasons by frequency and amount, collection objectives with their
+    /// progress, and dispute first responses against their target.
+    Report {
+        /// Snapshot date; defaults to the latest.
+        #[arg(long)]
+        as_of: Option<AsOf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
     /// Import disputes and promises from another tool (CSV), validated like the ledger: bad rows are kept with
     /// their reason and not applied.
     Import {

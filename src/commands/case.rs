@@ -217,6 +217,7 @@ pub async fn run(ctx: &Ctx, action: CaseAction) -> anyhow::Result<Done> {
         CaseAction::Tick { rec } => run_tick(ctx, &rec).await,
         CaseAction::Show { customer, json } => super::case_views::show(ctx, &customer, json).await,
         CaseAction::Tasks { assignee, all } => super::case_views::tasks(ctx, assignee.as_deref(), all).await,
+        CaseAction::Report { as_of, format } => super::case_views::report(ctx, as_of, format).await,
         CaseAction::Import { disputes, promises, max_reject_rate, as_of } => {
             super::case_import::run(ctx, disputes, promises, max_reject_rate, as_of).await
         }

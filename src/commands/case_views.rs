@@ -2,8 +2,9 @@
 
 use cobro_workflow::views::{self, TextRow};
 
-use super::Ctx;
-use crate::Done;
+use super::{Ctx, Opened};
+use crate::cli::Format;
+use crate::{Done, output};
 
 fn cell<'a>(r: &'a TextRow, k: &str) -> &'a str {
     r.get(k).and_then(|v| v.as_deref()).unwrap_or("")
@@ -109,5 +110,25 @@ pub async fn tasks(ctx: &Ctx, assignee: Option<&str>, all: bool) -> anyhow::Resu
         &rows,
         &["task_id", "due_date", "kind", "customer_id", "document_ids", "assignee", "state", "note"],
     )?;
+    Ok(Done::Clean)
+}
+
+/// `cobro case report`: the seed-002 reports over the snapshot's ledger and the store's live records.
+pub async fn report(ctx: &Ctx, as_of: Option<cobro_domain::AsOf>, format: Format) -> anyhow::Result<Done> {
+    let Opened { manifest, session, .. } = ctx.open_live(as_of).await?;
+    let parts = [
+        ("Delay reasons (frequency and amount)", "SELECT * FROM delay_reason_report ORDER BY outcomes DESC, code"),
+        ("Collection objectives", "SELECT * FROM objective_progress ORDER BY objective_id"),
+        (
+            "Dispute first responses against their target",
+            "SELECT * FROM dispute_response ORDER BY opened_date, dispute_id",
+        ),
+    ];
+    for (title, sql) in parts {
+        if format == Format::Table {
+            out!("\n== {title} as of {}", manifest.as_of)?;
+        }
+        output::query(&session, sql, format).await?;
+    }
     Ok(Done::Clean)
 }

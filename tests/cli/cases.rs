@@ -238,6 +238,23 @@ fn paid_and_credited_invoices_are_refused_and_the_other_outcomes_create_their_ta
     case(dir, &["task-done", "TSK-1", "--on", "2024-12-09"]);
     let tasks = case(dir, &["tasks"]);
     assert!(!tasks.contains("TSK-1"), "{tasks}");
+    // The delay reason recorded with an outcome is counted, with the amount it covered.
+    case(
+        dir,
+        &[
+            "no-commitment",
+            "--customer",
+            "000201",
+            "--invoices",
+            "INV-4033",
+            "--reason",
+            "cash_flow",
+            "--on",
+            "2024-12-04",
+        ],
+    );
+    let report = ok(cobro(dir, &["case", "report", "--format", "csv"]));
+    assert!(report.contains("cash_flow,Cash-flow trouble,true,1,1,1,640.00"), "{report}");
     // An unknown delay reason is refused with the known ones.
     let o =
         cobro(dir, &["case", "no-commitment", "--customer", "000201", "--invoices", "INV-4033", "--reason", "weather"]);

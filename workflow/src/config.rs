@@ -331,7 +331,11 @@ impl WorkflowConfig {
                 (Some(c), None) => ("collector", c.clone()),
                 (None, Some(g)) => ("account_group", g.clone()),
                 _ => {
-                    return Err(invalid(&section, "collector", "give exactly one of collector or account_group".into()));
+                    return Err(invalid(
+                        &section,
+                        "collector",
+                        "give exactly one of collector or account_group".into(),
+                    ));
                 }
             };
             let (from, to) = match (&o.period, o.from, o.to) {
