@@ -226,23 +226,17 @@ pub async fn run(ctx: &Ctx, action: CaseAction) -> anyhow::Result<Done> {
 
 async fn outcome(ctx: &Ctx, o: &OutcomeArgs, kind: OutcomeKind) -> anyhow::Result<Done> {
     let outcome = outcome_of(o, kind)?;
-    let s = open(ctx, o.rec.as_of).await?;
     let docs: BTreeSet<String> = outcome.documents.iter().cloned().collect();
     let custs = BTreeSet::from([outcome.customer_id.clone()]);
-    let ledger = load_ledger(&s.opened.session, s.opened.manifest.as_of.date(), &docs, &custs).await?;
-    let who = actor(&o.rec);
-    let c = CaseCtx {
-        store: &s.store,
-        config: &s.config,
-        ledger: &ledger,
-        actor: &who,
-        now: SystemClock.now(),
-        on: business_date(&o.rec),
-    };
-    let r = cases::record_outcome(&c, &outcome).await?;
-    s.store.close().await;
-    print_recorded(&r, o.rec.json)?;
-    Ok(Done::Clean)
+    on_ledger(ctx, &o.rec, Slice::Ids(docs, custs), async |c| cases::record_outcome(c, &outcome).await).await
+}
+
+/// Which part of the ledger a command needs.
+enum Slice<'a> {
+    /// These documents and customers.
+    Ids(BTreeSet<String>, BTreeSet<String>),
+    /// The documents of one record: (store table, key column, id).
+    Record(&'a str, &'a str, &'a str),
 }
 
 /// Commands on an existing record (promise, report, dispute, task): the ledger slice is its documents.
@@ -250,9 +244,20 @@ async fn on_record<F>(ctx: &Ctx, rec: &Recording, table: &str, key: &str, id: &s
 where
     F: for<'c> AsyncFnOnce(&'c CaseCtx<'c>) -> Result<Recorded, cobro_workflow::CaseError>,
 {
+    on_ledger(ctx, rec, Slice::Record(table, key, id), body).await
+}
+
+/// Opens the snapshot and the store, reads the ledger slice, runs one workflow command and prints what it did.
+async fn on_ledger<F>(ctx: &Ctx, rec: &Recording, slice: Slice<'_>, body: F) -> anyhow::Result<Done>
+where
+    F: for<'c> AsyncFnOnce(&'c CaseCtx<'c>) -> Result<Recorded, cobro_workflow::CaseError>,
+{
     let s = open(ctx, rec.as_of).await?;
-    let docs = cobro_workflow::export::record_documents(&s.store, table, key, id).await?;
-    let ledger = load_ledger(&s.opened.session, s.opened.manifest.as_of.date(), &docs.0, &docs.1).await?;
+    let (docs, custs) = match slice {
+        Slice::Ids(d, c) => (d, c),
+        Slice::Record(table, key, id) => cobro_workflow::export::record_documents(&s.store, table, key, id).await?,
+    };
+    let ledger = load_ledger(&s.opened.session, s.opened.manifest.as_of.date(), &docs, &custs).await?;
     let who = actor(rec);
     let c = CaseCtx {
         store: &s.store,
