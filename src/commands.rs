@@ -54,7 +54,8 @@ pub struct Opened {
 impl Ctx {
     /// The SQL parameters of a snapshot, with the segment rules of `--segments` (validated) or the built-in ones.
     pub fn params(&self, manifest: &SnapshotManifest) -> anyhow::Result<SqlParams> {
-        let mut params = snap::sql_params(manifest);
+        // Business days in SQL count in the same company calendar as the workflow's deadlines.
+        let mut params = snap::sql_params(manifest).with_calendar(self.workflow()?.calendar);
         if let Some(path) = &self.segments {
             params.rules = Arc::new(SegmentRules::load(path)?);
         }

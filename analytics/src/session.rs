@@ -140,7 +140,7 @@ impl SnapshotSession {
         };
         ctx.register_udf(crate::udf::RoundHalfEven::udf());
         ctx.register_udf(crate::udf::MonthIndex::udf());
-        ctx.register_udf(crate::udf::BusinessDays::udf());
+        ctx.register_udf(crate::udf::BusinessDays::udf(&params.calendar));
         ctx.register_udf(crate::udf::CountbackDso::udf());
         let mut names = Vec::new();
         for t in live {

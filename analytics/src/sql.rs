@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use chrono::{Days, Months};
-use cobro_domain::{AgeingBuckets, AsOf};
+use cobro_domain::{AgeingBuckets, AsOf, BusinessCalendar};
 
 use crate::segments::SegmentRules;
 
@@ -150,12 +150,26 @@ pub struct SqlParams {
     pub rules: Arc<SegmentRules>,
     /// Alarm thresholds.
     pub alarms: AlarmParams,
+    /// The company calendar `business_days` counts in (Monday to Friday, no holidays, unless set).
+    pub calendar: BusinessCalendar,
 }
 
 impl SqlParams {
     /// Parameters with the built-in segment rules.
     pub fn new(as_of: AsOf, buckets: AgeingBuckets, reporting_currency: String) -> Self {
-        Self { as_of, buckets, reporting_currency, rules: SegmentRules::builtin(), alarms: AlarmParams::default() }
+        Self {
+            as_of,
+            buckets,
+            reporting_currency,
+            rules: SegmentRules::builtin(),
+            alarms: AlarmParams::default(),
+            calendar: BusinessCalendar::default(),
+        }
+    }
+
+    /// The same parameters counting business days in another calendar.
+    pub fn with_calendar(self, calendar: BusinessCalendar) -> Self {
+        Self { calendar, ..self }
     }
 
     /// The same parameters with other alarm thresholds.

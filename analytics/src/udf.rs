@@ -9,12 +9,14 @@
 //!   first, ending with the month of `ar`), by [`cobro_domain::metrics::countback_dso`]. The walk is a loop with
 //!   state; as a function over the running lists it needs no self-join of the months (a self-join would make
 //!   DataFusion compute the whole monthly series twice).
-//! - `business_days(start, end)`: the Monday-to-Friday days d with start < d ≤ end (negative when end < start).
-//!   Public holidays are not known yet, so they count as business days (docs/metrics.md).
+//! - `business_days(start, end)`: the business days d with start < d ≤ end (negative when end < start) in the
+//!   session's company calendar: the workflow configuration's weekend and holidays when the CLI opens a snapshot,
+//!   Monday to Friday without holidays otherwise (docs/metrics.md).
 
 use std::sync::Arc;
 
 use chrono::{Datelike, NaiveDate};
+use cobro_domain::BusinessCalendar;
 use datafusion::arrow::array::{Array, AsArray, Decimal128Array, Int32Array, Int64Array};
 use datafusion::arrow::datatypes::{DataType, Date32Type, Decimal128Type};
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
@@ -158,18 +160,32 @@ impl ScalarUDFImpl for MonthIndex {
     }
 }
 
-/// The `business_days` function.
+/// The `business_days` function, in a company calendar.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct BusinessDays {
     signature: Signature,
+    /// `None` for Monday to Friday without holidays (counted in constant time).
+    calendar: Option<BusinessCalendar>,
 }
 
 impl BusinessDays {
-    /// As a UDF to register.
-    pub fn udf() -> ScalarUDF {
-        ScalarUDF::from(Self {
+    /// As a UDF to register, counting in `calendar` (Monday to Friday with no holidays by default).
+    pub fn udf(calendar: &BusinessCalendar) -> ScalarUDF {
+        ScalarUDF::from(Self::new(calendar))
+    }
+
+    fn new(calendar: &BusinessCalendar) -> Self {
+        Self {
             signature: Signature::exact(vec![DataType::Date32, DataType::Date32], Volatility::Immutable),
-        })
+            calendar: (*calendar != BusinessCalendar::default()).then(|| calendar.clone()),
+        }
+    }
+
+    fn count(&self, start: i32, end: i32) -> Option<i32> {
+        match &self.calendar {
+            None => Some(business_days_between(start, end)),
+            Some(cal) => i32::try_from(cal.business_days_between(date32(start)?, date32(end)?)).ok(),
+        }
     }
 }
 
@@ -196,7 +212,7 @@ impl ScalarUDFImpl for BusinessDays {
             .iter()
             .zip(b.iter())
             .map(|(s, e)| match (s, e) {
-                (Some(s), Some(e)) => Some(business_days_between(s, e)),
+                (Some(s), Some(e)) => self.count(s, e),
                 _ => None,
             })
             .collect();
@@ -329,6 +345,20 @@ mod tests {
         assert_eq!(business_days_between(day(2024, 11, 12), day(2024, 11, 6)), -4);
         // Across 1970-01-01 (a Thursday): Wednesday 1969-12-31 → Monday 1970-01-05 = Thu, Fri, Mon.
         assert_eq!(business_days_between(day(1969, 12, 31), day(1970, 1, 5)), 3);
+    }
+
+    #[test]
+    fn business_days_count_in_the_company_calendar_when_it_has_holidays() {
+        use cobro_domain::BusinessCalendar;
+        let plain = super::BusinessDays::new(&BusinessCalendar::default());
+        let mut cal = BusinessCalendar::default();
+        cal.holidays.insert(chrono::NaiveDate::from_ymd_opt(2024, 12, 6).unwrap());
+        let spanish = super::BusinessDays::new(&cal);
+        let count = |u: &super::BusinessDays, a, b| u.count(a, b);
+        // Monday 2024-12-02 → Monday 2024-12-16: 10 weekdays, 9 with Friday 12-06 a holiday.
+        assert_eq!(count(&plain, day(2024, 12, 2), day(2024, 12, 16)), Some(10));
+        assert_eq!(count(&spanish, day(2024, 12, 2), day(2024, 12, 16)), Some(9));
+        assert_eq!(count(&spanish, day(2024, 12, 16), day(2024, 12, 2)), Some(-9));
     }
 
     #[test]

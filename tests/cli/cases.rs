@@ -157,8 +157,8 @@ fn promise_broken_then_dispute_routed_reminded_and_resolved_by_a_credit_note() {
     );
 
     // 6. A new snapshot carries the records; the metric library reads the resolution from them: 14 calendar days
-    //    (12-02 → 12-16), 10 business days (Mon-Fri after 12-02 up to 12-16: 4 + 5 + 1; the UDF does not know holidays), in
-    //    time (12-16 ≤ 12-17).
+    //    (12-02 → 12-16), 9 business days in the workflow calendar (after Monday 12-02 up to Monday 12-16:
+    //    Tue-Thu 3 (Friday 12-06 is a holiday) + 5 + 1), in time (12-16 ≤ 12-17).
     ok(cobro(dir, &["snapshot", "--as-of", "2024-12-31"]));
     let rows = sql_rows(
         dir,
@@ -166,7 +166,7 @@ fn promise_broken_then_dispute_routed_reminded_and_resolved_by_a_credit_note() {
         "SELECT dispute_id, department, resolution_days, resolution_business_days, CAST(resolved_in_time AS VARCHAR) \
          FROM dispute_resolution",
     );
-    assert_eq!(rows, [["DSP-1", "logistics", "14", "10", "true"]]);
+    assert_eq!(rows, [["DSP-1", "logistics", "14", "9", "true"]]);
     let rows = sql_rows(
         dir,
         "2024-12-31",
