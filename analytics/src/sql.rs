@@ -64,6 +64,8 @@ pub const DELAY_REASON_REPORT: &str = include_str!("../sql/delay_reason_report.s
 pub const OBJECTIVE_PROGRESS: &str = include_str!("../sql/objective_progress.sql");
 /// First-response time of each dispute.
 pub const DISPUTE_RESPONSE: &str = include_str!("../sql/dispute_response.sql");
+/// Contacts, outcomes, amounts promised and collected per collector and month.
+pub const COLLECTOR_ACTIVITY: &str = include_str!("../sql/collector_activity.sql");
 
 /// Views defined over every snapshot, in dependency order, with the tables and views each one reads. A view is
 /// defined only when all it reads exists (an old snapshot without `disputes` simply has no dispute views).
@@ -114,6 +116,11 @@ pub const VIEWS: &[(&str, &str, &[&str])] = &[
     ("alarm_open_disputes", ALARM_OPEN_DISPUTES, &["disputes", "customers"]),
     ("delay_reason_report", DELAY_REASON_REPORT, &["collection_actions", "delay_reasons", "fx_daily"]),
     ("objective_progress", OBJECTIVE_PROGRESS, &["objectives", "customers", "documents", "allocations", "fx_daily"]),
+    (
+        "collector_activity",
+        COLLECTOR_ACTIVITY,
+        &["collection_actions", "customers", "documents", "allocations", "fx_daily"],
+    ),
 ];
 
 /// Tables a snapshot stores already derived at its as-of date (see `SnapshotSession::open_replay`).
