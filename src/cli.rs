@@ -287,7 +287,7 @@ pub enum CaseAction {
         all: bool,
     },
     /// The team's report at a date: delay reasons by frequency and amount, collection objectives with their
-    /// progress, and dispute first responses against their target.
+    /// progress, collector activity by month, and dispute first responses against their target.
     Report {
         /// Snapshot date; defaults to the latest.
         #[arg(long)]

@@ -113,12 +113,13 @@ pub async fn tasks(ctx: &Ctx, assignee: Option<&str>, all: bool) -> anyhow::Resu
     Ok(Done::Clean)
 }
 
-/// `cobro case report`: the seed-002 reports over the snapshot's ledger and the store's live records.
+/// `cobro case report`: the seed-002 reports and collector activity over the snapshot's ledger and the store's live records.
 pub async fn report(ctx: &Ctx, as_of: Option<cobro_domain::AsOf>, format: Format) -> anyhow::Result<Done> {
     let Opened { manifest, session, .. } = ctx.open_live(as_of).await?;
     let parts = [
         ("Delay reasons (frequency and amount)", "SELECT * FROM delay_reason_report ORDER BY outcomes DESC, code"),
         ("Collection objectives", "SELECT * FROM objective_progress ORDER BY objective_id"),
+        ("Collector activity by month", "SELECT * FROM collector_activity ORDER BY collector_id, month"),
         (
             "Dispute first responses against their target",
             "SELECT * FROM dispute_response ORDER BY opened_date, dispute_id",
