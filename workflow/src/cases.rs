@@ -380,6 +380,44 @@ fn busy_or(ctx: &Ctx<'_>, e: sqlx::Error) -> CaseError {
     }
 }
 
+/// The event of one document's status change (already made by [`set_status`]), and the change to report.
+async fn status_event(
+    ctx: &Ctx<'_>,
+    tx: &mut Tx,
+    customer_id: &str,
+    (state, after, version): (&CaseState, Status, i64),
+    (kind, ref_id): (&str, &str),
+    note: Option<&str>,
+) -> Result<Change, CaseError> {
+    store::append_event(
+        tx,
+        NewEvent {
+            customer_id,
+            document_id: Some(&state.document_id),
+            kind,
+            actor: ctx.actor,
+            at: ctx.now,
+            on_date: ctx.on,
+            before: Some(state.status.as_str()),
+            after: Some(after.as_str()),
+            ref_id: Some(ref_id),
+            note,
+            ..NewEvent::default()
+        },
+    )
+    .await
+    .map_err(|e| ctx.store.err(e))?;
+    Ok(Change { document_id: state.document_id.clone(), before: state.status, after, version })
+}
+
+/// Commits the transaction of a command whose writes succeeded; a failed command's transaction is dropped, which
+/// rolls everything back.
+async fn finish(ctx: &Ctx<'_>, tx: Tx, rec: Result<Recorded, CaseError>) -> Result<Recorded, CaseError> {
+    let rec = rec?;
+    tx.commit().await.map_err(|e| busy_or(ctx, e))?;
+    Ok(rec)
+}
+
 /// Records a contact outcome.
 pub async fn record_outcome(ctx: &Ctx<'_>, o: &Outcome) -> Result<Recorded, CaseError> {
     let cust = customer(ctx.ledger, &o.customer_id)?;
@@ -658,9 +696,7 @@ pub async fn record_outcome(ctx: &Ctx<'_>, o: &Outcome) -> Result<Recorded, Case
         Ok(rec)
     }
     .await;
-    let rec = rec?;
-    owned_tx.commit().await.map_err(|e| busy_or(ctx, e))?;
-    Ok(rec)
+    finish(ctx, owned_tx, rec).await
 }
 
 /// Spreads a promised amount over the documents, oldest due first, each up to its balance. Every document must
@@ -947,25 +983,7 @@ pub(crate) async fn close_record(
             .execute(&mut **tx)
             .await
             .map_err(|e| ctx.store.err(e))?;
-            store::append_event(
-                tx,
-                NewEvent {
-                    customer_id: &customer_id,
-                    document_id: Some(&state.document_id),
-                    kind: t.as_str(),
-                    actor: ctx.actor,
-                    at: ctx.now,
-                    on_date: ctx.on,
-                    before: Some(state.status.as_str()),
-                    after: Some(after.as_str()),
-                    ref_id: Some(id),
-                    note,
-                    ..NewEvent::default()
-                },
-            )
-            .await
-            .map_err(|e| ctx.store.err(e))?;
-            rec.changes.push(Change { document_id: state.document_id.clone(), before: state.status, after: *after, version });
+            rec.changes.push(status_event(ctx, tx, &customer_id, (state, *after, version), (t.as_str(), id), note).await?);
         }
         rec.summary.push(format!("{id}: {new_state}; {} back to normal", ids.join(", ")));
         if t == Transition::PromiseBroken || t == Transition::ReportReopened {
@@ -993,9 +1011,7 @@ pub(crate) async fn close_record(
         Ok(rec)
     }
     .await;
-    let rec = rec?;
-    owned_tx.commit().await.map_err(|e| busy_or(ctx, e))?;
-    Ok(rec)
+    finish(ctx, owned_tx, rec).await
 }
 
 /// Withdraws a pending promise (recorded by mistake, or to record a renegotiated one).
@@ -1111,25 +1127,9 @@ pub async fn resolve_dispute(
         let mut rec = Recorded { kind: "dispute_resolved".into(), record_id: Some(dispute_id.to_owned()), ..Recorded::default() };
         for (state, expected, after) in &planned {
             let version = set_status(ctx, tx, &state.document_id, *expected, *after, None).await?;
-            store::append_event(
-                tx,
-                NewEvent {
-                    customer_id: &head.customer_id,
-                    document_id: Some(&state.document_id),
-                    kind: "dispute_resolved",
-                    actor: ctx.actor,
-                    at: ctx.now,
-                    on_date: ctx.on,
-                    before: Some(state.status.as_str()),
-                    after: Some(after.as_str()),
-                    ref_id: Some(dispute_id),
-                    note: Some(note.unwrap_or(resolution)),
-                    ..NewEvent::default()
-                },
-            )
-            .await
-            .map_err(|e| ctx.store.err(e))?;
-            rec.changes.push(Change { document_id: state.document_id.clone(), before: state.status, after: *after, version });
+            let why = Some(note.unwrap_or(resolution));
+            let change = (state, *after, version);
+            rec.changes.push(status_event(ctx, tx, &head.customer_id, change, ("dispute_resolved", dispute_id), why).await?);
         }
         sqlx::query(
             "UPDATE disputes SET resolved_date = $1, resolution = $2, first_response_date = COALESCE(first_response_date, $1) \
@@ -1156,9 +1156,7 @@ pub async fn resolve_dispute(
         Ok(rec)
     }
     .await;
-    let rec = rec?;
-    owned_tx.commit().await.map_err(|e| busy_or(ctx, e))?;
-    Ok(rec)
+    finish(ctx, owned_tx, rec).await
 }
 
 /// Marks a task done.
