@@ -3,7 +3,7 @@
 //! and a crash in the middle of a recording.
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use super::{BIN, cobro, import_fixture, ok, repo, sql_rows, text};
 
@@ -378,4 +378,87 @@ fn a_segment_change_between_two_ticks_is_an_event_on_the_customers_timeline() {
     // Nothing changed since: a third tick records nothing.
     let out = case(dir, &["tick", "--as-of", "2024-12-31"]);
     assert!(out.contains("0 segment change(s)"), "{out}");
+}
+
+#[test]
+fn two_processes_recording_on_one_invoice_at_once_one_wins_the_other_is_told_why() {
+    let tmp = ledger();
+    let dir = tmp.path();
+    // Both collectors saw INV-4021 at version 0 and record different outcomes at the same moment.
+    let spawn = |args: &[&str]| {
+        Command::new(BIN)
+            .arg("--data-dir")
+            .arg(dir)
+            .args(args)
+            .env_remove("COBRO_FAILPOINT")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn")
+    };
+    let common =
+        ["--customer", "000201", "--invoices", "INV-4021", "--expect-version", "INV-4021=0", "--on", "2024-12-02"];
+    let mut a: Vec<&str> = vec!["case", "promise", "--date", "2024-12-10", "--by", "ana"];
+    a.extend_from_slice(&common);
+    let mut b: Vec<&str> = vec!["case", "dispute", "--type", "delivery", "--by", "luis"];
+    b.extend_from_slice(&common);
+    let (pa, pb) = (spawn(&a), spawn(&b));
+    let (ra, rb) = (pa.wait_with_output().expect("a"), pb.wait_with_output().expect("b"));
+    let wins = [&ra, &rb].iter().filter(|o| o.status.success()).count();
+    assert_eq!(wins, 1, "exactly one wins:\n{}\n{}", text(&ra), text(&rb));
+    let lost = if ra.status.success() { &rb } else { &ra };
+    assert!(text(lost).contains("changed while this was being recorded"), "{}", text(lost));
+    let s = show(dir, "000201");
+    assert_eq!(status_of(&s, "INV-4021").1, 1);
+    assert_eq!(kinds(&s).iter().filter(|k| *k == "promise_to_pay" || *k == "dispute").count(), 1);
+}
+
+#[test]
+fn a_snapshot_written_before_the_collection_columns_were_added_still_opens() {
+    use cobro_analytics::arrow::datatypes::{DataType, Field, Schema};
+    use cobro_analytics::arrow::record_batch::RecordBatch;
+    use cobro_analytics::parquet::arrow::ArrowWriter;
+    let tmp = ledger();
+    let dir = tmp.path();
+    // Rewrite the snapshot's promises and payment_reports with the columns they had before this workflow existed.
+    let snap = dir.join("snapshots/as_of=2024-12-31/v=1");
+    let old = |path: &Path, cols: &[(&str, DataType)]| {
+        let schema = std::sync::Arc::new(Schema::new(
+            cols.iter().map(|(n, t)| Field::new(*n, t.clone(), true)).collect::<Vec<_>>(),
+        ));
+        let mut w =
+            ArrowWriter::try_new(std::fs::File::create(path).expect("create"), schema.clone(), None).expect("w");
+        w.write(&RecordBatch::new_empty(schema)).expect("write");
+        w.close().expect("close");
+    };
+    let money = DataType::Decimal128(18, 4);
+    old(
+        &snap.join("promises.parquet"),
+        &[
+            ("promise_id", DataType::Utf8),
+            ("document_id", DataType::Utf8),
+            ("customer_id", DataType::Utf8),
+            ("collector_id", DataType::Utf8),
+            ("made_date", DataType::Date32),
+            ("promised_date", DataType::Date32),
+            ("grace_days", DataType::Int32),
+            ("currency", DataType::Utf8),
+            ("amount", money),
+        ],
+    );
+    old(
+        &snap.join("payment_reports.parquet"),
+        &[
+            ("report_id", DataType::Utf8),
+            ("document_id", DataType::Utf8),
+            ("customer_id", DataType::Utf8),
+            ("reported_date", DataType::Date32),
+            ("paid_date", DataType::Date32),
+            ("reference", DataType::Utf8),
+        ],
+    );
+    let rows = sql_rows(dir, "2024-12-31", "SELECT COUNT(*), COUNT(state) FROM promises");
+    assert_eq!(rows, [["0", "0"]]);
+    ok(cobro(dir, &["queue", "--limit", "1"]));
+    ok(cobro(dir, &["alarms", "--only", "broken-promises"]));
 }

@@ -35,9 +35,21 @@ pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
 impl Store {
     /// The SQLite store of a data directory, created and migrated on first use.
     pub async fn open_in(data_dir: &Path) -> Result<Self, CaseError> {
-        std::fs::create_dir_all(data_dir)
-            .map_err(|e| CaseError::Store { url: data_dir.display().to_string(), message: e.to_string() })?;
-        Self::open(&format!("sqlite://{}?mode=rwc", data_dir.join(SQLITE_FILE).display())).await
+        let fail = |e: std::io::Error| CaseError::Store { url: data_dir.display().to_string(), message: e.to_string() };
+        std::fs::create_dir_all(data_dir).map_err(fail)?;
+        // Two processes opening a new store at once would both apply the first migration (SQLite has no
+        // migration lock in sqlx; PostgreSQL uses an advisory lock). An exclusive file lock, held while the store
+        // is opened and migrated, makes the second wait and then find the migrations applied.
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(data_dir.join(format!("{SQLITE_FILE}.lock")))
+            .map_err(fail)?;
+        lock.lock().map_err(fail)?;
+        let store = Self::open(&format!("sqlite://{}?mode=rwc", data_dir.join(SQLITE_FILE).display())).await;
+        drop(lock);
+        store
     }
 
     /// Opens (and migrates) the store at a URL: `sqlite://PATH?mode=rwc`, or `postgres://...` when built with the
