@@ -14,6 +14,7 @@ pub mod import;
 pub mod ledger;
 pub mod status;
 pub mod store;
+pub mod strategy;
 pub mod tick;
 pub mod views;
 
