@@ -12,6 +12,7 @@ pub mod error;
 pub mod export;
 pub mod import;
 pub mod ledger;
+pub mod planner;
 pub mod status;
 pub mod store;
 pub mod strategy;
