@@ -96,6 +96,40 @@ pub enum Command {
     /// department and per collector).
     #[command(after_help = "Examples:\n  cobro alarms --as-of 2024-12-31\n  cobro alarms --format json")]
     Alarms(AlarmsArgs),
+    /// Dunning by strategy (data/strategies/*.toml): `plan` shows every action the run would take and every item
+    /// it would not act on, with the reason. Sending (`run`) is not built yet.
+    #[command(
+        after_help = "Examples:\n  cobro dunning plan --as-of 2024-12-31\n  cobro dunning plan --at 2024-12-10T09:00:00Z --format json"
+    )]
+    Dunning(DunningArgs),
+}
+
+/// `cobro dunning`.
+#[derive(Debug, Args)]
+pub struct DunningArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: DunningAction,
+}
+
+/// Subcommands of `cobro dunning`.
+#[derive(Debug, Subcommand)]
+pub enum DunningAction {
+    /// A dry run: the plan, with every skip and its reason; nothing is sent or recorded.
+    Plan {
+        /// Snapshot date; defaults to the latest.
+        #[arg(long)]
+        as_of: Option<AsOf>,
+        /// The run's instant (RFC 3339); defaults to now. Steps fall due on each customer's local date at it.
+        #[arg(long)]
+        at: Option<chrono::DateTime<chrono::Utc>>,
+        /// Strategy directory (every *.toml but segments.toml and workflow.toml); by default the built-in one.
+        #[arg(long, env = "COBRO_STRATEGIES", value_name = "DIR")]
+        strategies: Option<PathBuf>,
+        /// Output: table or json (`{"actions": [...], "skipped": [...]}`).
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
 }
 
 /// `cobro alarms`.

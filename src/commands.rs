@@ -6,6 +6,7 @@ mod case;
 mod case_import;
 mod case_views;
 mod demo;
+mod dunning;
 mod generate;
 mod import;
 mod metrics;
@@ -149,5 +150,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<Done> {
         Command::Views(args) => views::run(&ctx, args).await,
         Command::Case(args) => case::run(&ctx, args.action).await,
         Command::Alarms(args) => alarms::run(&ctx, args).await,
+        Command::Dunning(args) => dunning::run(&ctx, args.action).await,
     }
 }

@@ -57,6 +57,13 @@ pub struct Company {
     /// Their address.
     #[serde(default)]
     pub ar_manager_email: Option<String>,
+    /// The company's IANA time zone (for customers without one).
+    #[serde(default = "default_timezone")]
+    pub timezone: String,
+}
+
+fn default_timezone() -> String {
+    "UTC".to_owned()
 }
 
 /// `[promises]`.
@@ -271,6 +278,13 @@ impl WorkflowConfig {
         non_negative("outcomes", "follow_up_days", raw.outcomes.follow_up_days)?;
         non_negative("payment_reports", "credit_wait_days", raw.payment_reports.credit_wait_days)?;
         non_negative("alarms", "action_days_past_due", raw.alarms.action_days_past_due)?;
+        if raw.company.timezone.parse::<chrono_tz::Tz>().is_err() {
+            return Err(invalid(
+                "company",
+                "timezone",
+                format!("`{}` is not an IANA time zone (e.g. Europe/Madrid)", raw.company.timezone),
+            ));
+        }
         if raw.company.ar_manager.trim().is_empty() {
             return Err(invalid("company", "ar_manager", "must name someone".into()));
         }
