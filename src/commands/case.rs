@@ -36,6 +36,20 @@ pub fn quote(ids: impl IntoIterator<Item = impl AsRef<str>>) -> String {
     if list.is_empty() { "NULL".to_owned() } else { list.join(", ") }
 }
 
+/// Per document: what payments and what credit notes applied to it by `as_of` (`document_id, paid, credited`),
+/// for the allocations that pass `filter`: how a settled document is told paid from credited.
+pub fn applied_by_document(as_of: NaiveDate, filter: &str) -> String {
+    format!(
+        "SELECT a.document_id, \
+                SUM(CASE WHEN cn.document_id IS NULL THEN a.amount END) AS paid, \
+                SUM(CASE WHEN cn.document_id IS NOT NULL THEN a.amount END) AS credited \
+         FROM allocations a \
+         LEFT JOIN (SELECT document_id FROM documents WHERE kind = 'credit_note') cn ON cn.document_id = a.source_id \
+         WHERE a.applied_date <= DATE '{as_of}' AND {filter} \
+         GROUP BY a.document_id"
+    )
+}
+
 /// The ledger slice of some documents and customers, read from a snapshot session.
 pub async fn load_ledger(
     session: &SnapshotSession,
@@ -47,14 +61,7 @@ pub async fn load_ledger(
     let mut customers = customers.clone();
     if !documents.is_empty() {
         let sql = format!(
-            "WITH applied AS ( \
-               SELECT a.document_id, \
-                      SUM(CASE WHEN cn.document_id IS NULL THEN a.amount END) AS paid, \
-                      SUM(CASE WHEN cn.document_id IS NOT NULL THEN a.amount END) AS credited \
-               FROM allocations a \
-               LEFT JOIN (SELECT document_id FROM documents WHERE kind = 'credit_note') cn ON cn.document_id = a.source_id \
-               WHERE a.applied_date <= DATE '{as_of}' AND a.document_id IN ({ids}) \
-               GROUP BY a.document_id) \
+            "WITH applied AS ({applied}) \
              SELECT d.document_id, d.customer_id, d.kind, d.currency, CAST(d.amount AS VARCHAR), \
                     CAST(COALESCE(o.balance, 0) AS VARCHAR), CAST(d.due_date AS VARCHAR), \
                     CAST(COALESCE(p.paid, 0) AS VARCHAR), CAST(COALESCE(p.credited, 0) AS VARCHAR) \
@@ -62,7 +69,8 @@ pub async fn load_ledger(
              LEFT JOIN open_items o ON o.document_id = d.document_id \
              LEFT JOIN applied p ON p.document_id = d.document_id \
              WHERE d.issue_date <= DATE '{as_of}' AND d.document_id IN ({ids})",
-            ids = quote(documents)
+            ids = quote(documents),
+            applied = applied_by_document(as_of, &format!("a.document_id IN ({})", quote(documents)))
         );
         for r in text_rows(session, &sql).await? {
             let s = |i: usize| r[i].clone().unwrap_or_default();

@@ -32,13 +32,7 @@ pub async fn run(ctx: &Ctx, action: DunningAction) -> anyhow::Result<Done> {
 
     // Open receivables, and those settled with a due date in the last 45 days (so their skips show).
     let sql = format!(
-        "WITH applied AS ( \
-           SELECT a.document_id, \
-                  SUM(CASE WHEN cn.document_id IS NULL THEN a.amount END) AS paid, \
-                  SUM(CASE WHEN cn.document_id IS NOT NULL THEN a.amount END) AS credited \
-           FROM allocations a \
-           LEFT JOIN (SELECT document_id FROM documents WHERE kind = 'credit_note') cn ON cn.document_id = a.source_id \
-           WHERE a.applied_date <= DATE '{as_of}' GROUP BY a.document_id) \
+        "WITH applied AS ({applied}) \
          SELECT d.document_id, d.customer_id, d.currency, CAST(d.issue_date AS VARCHAR), CAST(d.due_date AS VARCHAR), \
                 CAST(COALESCE(o.balance, 0) AS VARCHAR), CAST(COALESCE(p.paid, 0) AS VARCHAR), \
                 CAST(COALESCE(p.credited, 0) AS VARCHAR) \
@@ -46,7 +40,8 @@ pub async fn run(ctx: &Ctx, action: DunningAction) -> anyhow::Result<Done> {
          LEFT JOIN open_items o ON o.document_id = d.document_id \
          LEFT JOIN applied p ON p.document_id = d.document_id \
          WHERE d.kind <> 'credit_note' AND d.issue_date <= DATE '{as_of}' \
-           AND (o.document_id IS NOT NULL OR d.due_date >= DATE '{as_of}' - INTERVAL '45' DAY)"
+           AND (o.document_id IS NOT NULL OR d.due_date >= DATE '{as_of}' - INTERVAL '45' DAY)",
+        applied = super::case::applied_by_document(as_of.date(), "TRUE")
     );
     let mut documents = Vec::new();
     for r in text_rows(&session, &sql).await? {
