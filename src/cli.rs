@@ -97,7 +97,8 @@ pub enum Command {
     #[command(after_help = "Examples:\n  cobro alarms --as-of 2024-12-31\n  cobro alarms --format json")]
     Alarms(AlarmsArgs),
     /// Dunning by strategy (data/strategies/*.toml): `plan` shows every action the run would take and every item
-    /// it would not act on, with the reason. Sending (`run`) is not built yet.
+    /// it would not act on, with the reason; `run` records it (messages queued in the outbox, tasks created),
+    /// each step at most once. Delivering the queued messages is not built yet.
     #[command(
         after_help = "Examples:\n  cobro dunning plan --as-of 2024-12-31\n  cobro dunning plan --at 2024-12-10T09:00:00Z --format json"
     )]
@@ -129,6 +130,19 @@ pub enum DunningAction {
         /// Output: table or json (`{"actions": [...], "skipped": [...]}`).
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+    },
+    /// Plan and record: queue the messages, create the tasks, record every step key so that nothing fires twice
+    /// (two runs at once included).
+    Run {
+        /// Snapshot date; defaults to the latest.
+        #[arg(long)]
+        as_of: Option<AsOf>,
+        /// The run's instant (RFC 3339); defaults to now.
+        #[arg(long)]
+        at: Option<chrono::DateTime<chrono::Utc>>,
+        /// Strategy directory; by default the built-in one.
+        #[arg(long, env = "COBRO_STRATEGIES", value_name = "DIR")]
+        strategies: Option<PathBuf>,
     },
 }
 

@@ -242,7 +242,9 @@ pub const MESSAGES: &[ColumnSpec] = &[
     col("state", Text, true, "queued, sent, delivered, bounced or failed"),
     col("attempts", Int, true, "delivery attempts so far"),
     col("created_date", Date, true, "day it was queued"),
-    col("origin_ref", Text, false, "record that caused it (outcome, dispute)"),
+    col("origin_ref", Text, false, "record that caused it (outcome, dispute, strategy step)"),
+    col("send_after", Text, false, "not before this instant (UTC, RFC 3339); empty to go at once"),
+    col("send_date", Date, false, "the customer's local date it goes out on (what the daily cap counts)"),
 ];
 
 /// `collection_actions`: the event log of the operational store, one row per change to one document or record,

@@ -8,6 +8,8 @@ use anyhow::Context as _;
 use chrono::{DateTime, NaiveDate, Utc};
 use cobro_domain::clock::{Clock, SystemClock};
 use cobro_workflow::Status;
+use cobro_workflow::cases::Ctx as CaseCtx;
+use cobro_workflow::executor;
 use cobro_workflow::planner::{self, Feed, PlanCustomer, PlanDocument, PlanInputs};
 use cobro_workflow::strategy::StrategySet;
 use rust_decimal::Decimal;
@@ -18,8 +20,59 @@ use crate::Done;
 use crate::cli::{DunningAction, Format};
 
 pub async fn run(ctx: &Ctx, action: DunningAction) -> anyhow::Result<Done> {
-    let DunningAction::Plan { as_of, at, strategies, format } = action;
-    let strategies = match &strategies {
+    match action {
+        DunningAction::Plan { as_of, at, strategies, format } => {
+            let built = build(ctx, as_of, at, strategies.as_deref()).await?;
+            if format == Format::Json {
+                out!("{}", serde_json::to_string_pretty(&built.plan)?)?;
+            } else {
+                print_table(&built.plan, built.now, built.as_of)?;
+            }
+        }
+        DunningAction::Run { as_of, at, strategies } => {
+            let built = build(ctx, as_of, at, strategies.as_deref()).await?;
+            let config = ctx.workflow()?;
+            let store = ctx.store().await?;
+            let tz: chrono_tz::Tz = config.company.timezone.parse().unwrap_or(chrono_tz::UTC);
+            let ledger = cobro_workflow::Ledger { as_of: built.as_of, ..Default::default() };
+            let c = CaseCtx {
+                store: &store,
+                config: &config,
+                ledger: &ledger,
+                actor: "dunning",
+                now: built.now,
+                on: built.now.with_timezone(&tz).date_naive(),
+            };
+            let report = executor::record(&c, &built.plan).await?;
+            store.close().await;
+            out!(
+                "dunning run at {} over the snapshot as of {}: {} message(s) queued, {} task(s) created, {} action(s) already recorded by another run, {} step key(s) superseded",
+                built.now,
+                built.as_of,
+                report.messages.len(),
+                report.tasks.len(),
+                report.already_recorded,
+                report.superseded
+            )?;
+        }
+    }
+    Ok(Done::Clean)
+}
+
+/// A plan and what it was made at.
+struct Built {
+    plan: planner::Plan,
+    now: DateTime<Utc>,
+    as_of: NaiveDate,
+}
+
+async fn build(
+    ctx: &Ctx,
+    as_of: Option<cobro_domain::AsOf>,
+    at: Option<DateTime<Utc>>,
+    strategies: Option<&std::path::Path>,
+) -> anyhow::Result<Built> {
+    let strategies = match strategies {
         Some(dir) => StrategySet::load_dir(dir)?,
         None => StrategySet::builtin(),
     };
@@ -89,10 +142,8 @@ pub async fn run(ctx: &Ctx, action: DunningAction) -> anyhow::Result<Done> {
     {
         unapplied.insert((r[0].clone().unwrap_or_default(), r[1].clone().unwrap_or_default()), dec(&r[2])?);
     }
-    // Live statuses from the store (an ERP dispute flag counts where no dispute record exists, as for disputed AR)
-    // and the customer messages already queued.
+    // Live statuses from the store (an ERP dispute flag counts where no dispute record exists, as for disputed AR).
     let mut statuses = BTreeMap::new();
-    let mut sent_per_day: BTreeMap<(String, NaiveDate), u32> = BTreeMap::new();
     for r in text_rows(&session, "SELECT DISTINCT document_id, 'promise' FROM promises WHERE state = 'pending' \
                                   UNION ALL SELECT DISTINCT document_id, 'payment_reported' FROM payment_reports WHERE state = 'open' \
                                   UNION ALL SELECT DISTINCT document_id, 'dispute' FROM disputes WHERE resolved_date IS NULL \
@@ -107,14 +158,15 @@ pub async fn run(ctx: &Ctx, action: DunningAction) -> anyhow::Result<Done> {
         };
         statuses.insert(r[0].clone().unwrap_or_default(), status);
     }
-    for r in text_rows(&session, "SELECT customer_id, CAST(created_date AS VARCHAR), CAST(COUNT(*) AS VARCHAR) FROM messages \
-                                  WHERE recipient_role = 'customer' AND customer_id IS NOT NULL GROUP BY customer_id, created_date")
-        .await?
-    {
-        sent_per_day.insert((r[0].clone().unwrap_or_default(), date(&r[1])?), r[2].as_deref().unwrap_or("0").parse()?);
-    }
-    // Fired step keys are recorded by the executor, which is not built yet: nothing has been sent by strategy.
-    let sent_keys = BTreeSet::new();
+    // Step keys already fired or superseded, and customer messages per local day, from one consistent read.
+    let (sent_keys, sent_per_day) = if ctx.has_store() {
+        let store = ctx.store().await?;
+        let recorded = executor::recorded(&store).await?;
+        store.close().await;
+        recorded
+    } else {
+        (BTreeSet::new(), BTreeMap::new())
+    };
     let feed = Feed {
         latest_payment_date: manifest.latest_payment_date.as_deref().and_then(|d| d.parse().ok()),
         control_totals_ok: true,
@@ -132,13 +184,7 @@ pub async fn run(ctx: &Ctx, action: DunningAction) -> anyhow::Result<Done> {
         feed,
         ar_manager: &config.company.ar_manager,
     };
-    let plan = planner::plan(&inputs, &strategies);
-    if format == Format::Json {
-        out!("{}", serde_json::to_string_pretty(&plan)?)?;
-        return Ok(Done::Clean);
-    }
-    print_table(&plan, now, as_of.date())?;
-    Ok(Done::Clean)
+    Ok(Built { plan: planner::plan(&inputs, &strategies), now, as_of: as_of.date() })
 }
 
 fn print_table(plan: &planner::Plan, now: DateTime<Utc>, as_of: NaiveDate) -> std::io::Result<()> {

@@ -53,3 +53,42 @@ fn the_plan_skips_disputed_and_promised_invoices_and_sends_in_each_customers_win
     // Nothing listed for the promised invoice.
     assert!(actions.iter().all(|a| !a["documents"].as_array().expect("docs").iter().any(|d| d == "INV-4021")));
 }
+
+#[test]
+fn two_dunning_runs_at_once_record_every_action_once_and_a_rerun_records_nothing() {
+    use std::process::{Command, Stdio};
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    ok(import_fixture(dir, &repo().join("data/fixtures/metrics")));
+    ok(cobro(dir, &["snapshot", "--as-of", "2024-12-31"]));
+    let plan: serde_json::Value =
+        serde_json::from_str(&ok(cobro(dir, &["dunning", "plan", "--at", "2024-12-31T09:00:00Z", "--format", "json"])))
+            .expect("json");
+    let planned = plan["actions"].as_array().map(Vec::len).unwrap_or(0);
+    assert!(planned > 5, "{plan}");
+    let spawn = || {
+        Command::new(super::BIN)
+            .arg("--data-dir")
+            .arg(dir)
+            .args(["dunning", "run", "--at", "2024-12-31T09:00:00Z"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn")
+    };
+    let (a, b) = (spawn(), spawn());
+    for o in [a.wait_with_output().expect("a"), b.wait_with_output().expect("b")] {
+        assert!(o.status.success(), "{}", super::text(&o));
+    }
+    // A third run, later the same day, finds everything recorded.
+    let out = ok(cobro(dir, &["dunning", "run", "--at", "2024-12-31T10:00:00Z"]));
+    assert!(out.contains(": 0 message(s) queued, 0 task(s) created"), "{out}");
+    ok(cobro(dir, &["snapshot", "--as-of", "2024-12-31"]));
+    let count = |sql: &str| super::sql_rows(dir, "2024-12-31", sql)[0][0].parse::<usize>().expect("count");
+    let recorded = count("SELECT COUNT(*) FROM messages WHERE origin_ref LIKE 'strategy:%'")
+        + count("SELECT COUNT(*) FROM tasks WHERE origin LIKE 'strategy:%'");
+    let listing = ok(cobro(dir, &["sql", "SELECT origin_ref, template, document_ids FROM messages"]))
+        + &ok(cobro(dir, &["sql", "SELECT origin, kind, document_ids FROM tasks"]));
+    assert_eq!(recorded, planned, "every planned action exactly once:\n{listing}");
+    assert_eq!(count("SELECT COUNT(*) - COUNT(DISTINCT idempotency_key) FROM messages"), 0);
+}

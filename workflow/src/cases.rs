@@ -640,6 +640,7 @@ pub async fn record_outcome(ctx: &Ctx<'_>, o: &Outcome) -> Result<Recorded, Case
                 let body = dispute_body(id, dispute_type, &ty.department, &owner, deadline, response_due, &docs, &shares, note);
                 let msg = queue_message(ctx, tx, MessageSpec {
                     key: &format!("dispute_opened:{id}"),
+                    channel: "email",
                     recipient: dept.email.as_deref(),
                     role: "department",
                     template: "dispute_opened",
@@ -648,6 +649,7 @@ pub async fn record_outcome(ctx: &Ctx<'_>, o: &Outcome) -> Result<Recorded, Case
                     subject: &format!("Dispute {id} routed to {}: resolve by {deadline}", ty.department),
                     body: &body,
                     origin_ref: id,
+                    send_after: None,
                 })
                 .await?;
                 rec.summary.push(format!(
@@ -674,6 +676,7 @@ pub async fn record_outcome(ctx: &Ctx<'_>, o: &Outcome) -> Result<Recorded, Case
                 let (subject, body) = no_contact_email(cust, &docs);
                 let msg = queue_message(ctx, tx, MessageSpec {
                     key: &format!("no_contact:{outcome_id}"),
+                    channel: "email",
                     recipient: cust.email.as_deref(),
                     role: "customer",
                     template: "no_contact",
@@ -682,6 +685,7 @@ pub async fn record_outcome(ctx: &Ctx<'_>, o: &Outcome) -> Result<Recorded, Case
                     subject: &subject,
                     body: &body,
                     origin_ref: &outcome_id,
+                    send_after: None,
                 })
                 .await?;
                 rec.summary.push(format!(
@@ -805,6 +809,7 @@ pub(crate) async fn new_task(ctx: &Ctx<'_>, tx: &mut Tx, t: TaskSpec<'_>) -> Res
 /// A message to queue.
 pub(crate) struct MessageSpec<'a> {
     pub key: &'a str,
+    pub channel: &'a str,
     pub recipient: Option<&'a str>,
     pub role: &'a str,
     pub template: &'a str,
@@ -813,6 +818,8 @@ pub(crate) struct MessageSpec<'a> {
     pub subject: &'a str,
     pub body: &'a str,
     pub origin_ref: &'a str,
+    /// Not before this instant (UTC), counted on this local date; `None` to go at once.
+    pub send_after: Option<(String, NaiveDate)>,
 }
 
 /// Queues a message in the outbox under its idempotency key, with a `message_queued` event. Returns `None` when
@@ -823,8 +830,8 @@ pub(crate) async fn queue_message(ctx: &Ctx<'_>, tx: &mut Tx, m: MessageSpec<'_>
     let state = if m.recipient.is_some_and(|r| !r.trim().is_empty()) { "queued" } else { "failed" };
     let done = sqlx::query(
         "INSERT INTO messages (message_id, idempotency_key, channel, recipient, recipient_role, template, customer_id, \
-         document_ids, subject, body, state, attempts, created_date, origin_ref) \
-         VALUES ($1, $2, 'email', $3, $4, $5, $6, $7, $8, $9, $10, 0, $11, $12) ON CONFLICT (idempotency_key) DO NOTHING",
+         document_ids, subject, body, state, attempts, created_date, origin_ref, send_after, send_date) \
+         VALUES ($1, $2, $13, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11, $12, $14, $15) ON CONFLICT (idempotency_key) DO NOTHING",
     )
     .bind(&id)
     .bind(m.key)
@@ -838,6 +845,9 @@ pub(crate) async fn queue_message(ctx: &Ctx<'_>, tx: &mut Tx, m: MessageSpec<'_>
     .bind(state)
     .bind(ctx.on.to_string())
     .bind(m.origin_ref)
+    .bind(m.channel)
+    .bind(m.send_after.as_ref().map(|(t, _)| t.clone()))
+    .bind(m.send_after.as_ref().map(|(_, d)| d.to_string()))
     .execute(&mut **tx)
     .await
     .map_err(|e| ctx.store.err(e))?;

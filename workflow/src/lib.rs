@@ -9,6 +9,7 @@
 pub mod cases;
 pub mod config;
 pub mod error;
+pub mod executor;
 pub mod export;
 pub mod import;
 pub mod ledger;

@@ -163,6 +163,8 @@ pub struct Skip {
 pub struct PlannedAction {
     /// When to send (UTC).
     pub send_at: DateTime<Utc>,
+    /// The recipient customer's local date of `send_at` (what the daily cap counts against).
+    pub send_date: NaiveDate,
     /// Unique key of the message or task.
     pub idempotency_key: String,
     /// Customer.
@@ -295,7 +297,16 @@ pub fn plan(inputs: &PlanInputs<'_>, strategies: &StrategySet) -> Plan {
         let due: Vec<&Step> =
             s.steps.iter().filter(|st| st.date(d.issue_date, d.due_date).is_some_and(|x| x <= today)).collect();
         let Some(latest) = due.last() else { continue };
-        let unsent: Vec<&Step> = due.iter().copied().filter(|st| !unsent_keys(inputs, d, st).is_empty()).collect();
+        // A step before one that already fired (in part) never fires: the ladder only moves forward, whatever
+        // order another run records its keys in.
+        let touched =
+            due.iter().rposition(|st| st.actions.iter().any(|a| inputs.sent_keys.contains(&step_key(d, st, a))));
+        let unsent: Vec<&Step> = due
+            .iter()
+            .enumerate()
+            .filter(|(i, st)| touched.is_none_or(|t| *i >= t) && !unsent_keys(inputs, d, st).is_empty())
+            .map(|(_, st)| *st)
+            .collect();
         let Some(fire) = unsent.last().copied() else {
             out.skipped.push(skip(Some(&latest.name), SkipReason::AlreadySent, Vec::new()));
             continue;
@@ -410,6 +421,7 @@ pub fn plan(inputs: &PlanInputs<'_>, strategies: &StrategySet) -> Plan {
         let short: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
         out.actions.push(PlannedAction {
             send_at,
+            send_date: day,
             idempotency_key: format!("{customer_id}:{step}:{template}:{currency}:{short}"),
             customer_id: customer_id.clone(),
             strategy,

@@ -304,6 +304,7 @@ async fn dispute_reminders(ctx: &Ctx<'_>, d: &OpenDispute) -> Result<Recorded, C
                 &mut tx,
                 MessageSpec {
                     key: &format!("dispute_escalation:{}", d.id),
+                    channel: "email",
                     recipient: ctx.config.company.ar_manager_email.as_deref(),
                     role: "ar_manager",
                     template: "dispute_escalation",
@@ -312,6 +313,7 @@ async fn dispute_reminders(ctx: &Ctx<'_>, d: &OpenDispute) -> Result<Recorded, C
                     subject: &format!("Escalation: dispute {} is past its deadline", d.id),
                     body: &format!("{text}.\nTask {task} is yours.\n"),
                     origin_ref: &d.id,
+                    send_after: None,
                 },
             )
             .await?;
@@ -333,6 +335,7 @@ async fn dispute_reminders(ctx: &Ctx<'_>, d: &OpenDispute) -> Result<Recorded, C
             &mut tx,
             MessageSpec {
                 key,
+                channel: "email",
                 recipient: email.as_deref(),
                 role: "department",
                 template,
@@ -341,6 +344,7 @@ async fn dispute_reminders(ctx: &Ctx<'_>, d: &OpenDispute) -> Result<Recorded, C
                 subject,
                 body: &body,
                 origin_ref: &d.id,
+                send_after: None,
             },
         )
         .await?;
