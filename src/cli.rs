@@ -113,20 +113,28 @@ pub struct DunningArgs {
     pub action: DunningAction,
 }
 
+/// What a dunning plan is made of.
+#[derive(Debug, Args, Clone)]
+pub struct DunningRun {
+    /// Snapshot date; defaults to the latest.
+    #[arg(long)]
+    pub as_of: Option<AsOf>,
+    /// The run's instant (RFC 3339); defaults to now. Steps fall due on each customer's local date at it.
+    #[arg(long)]
+    pub at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Strategy directory (every *.toml but segments.toml and workflow.toml); by default the built-in one.
+    #[arg(long, env = "COBRO_STRATEGIES", value_name = "DIR")]
+    pub strategies: Option<PathBuf>,
+}
+
 /// Subcommands of `cobro dunning`.
 #[derive(Debug, Subcommand)]
 pub enum DunningAction {
     /// A dry run: the plan, with every skip and its reason; nothing is sent or recorded.
     Plan {
-        /// Snapshot date; defaults to the latest.
-        #[arg(long)]
-        as_of: Option<AsOf>,
-        /// The run's instant (RFC 3339); defaults to now. Steps fall due on each customer's local date at it.
-        #[arg(long)]
-        at: Option<chrono::DateTime<chrono::Utc>>,
-        /// Strategy directory (every *.toml but segments.toml and workflow.toml); by default the built-in one.
-        #[arg(long, env = "COBRO_STRATEGIES", value_name = "DIR")]
-        strategies: Option<PathBuf>,
+        /// What the plan is made of.
+        #[command(flatten)]
+        run: DunningRun,
         /// Output: table or json (`{"actions": [...], "skipped": [...]}`).
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
@@ -134,15 +142,9 @@ pub enum DunningAction {
     /// Plan and record: queue the messages, create the tasks, record every step key so that nothing fires twice
     /// (two runs at once included).
     Run {
-        /// Snapshot date; defaults to the latest.
-        #[arg(long)]
-        as_of: Option<AsOf>,
-        /// The run's instant (RFC 3339); defaults to now.
-        #[arg(long)]
-        at: Option<chrono::DateTime<chrono::Utc>>,
-        /// Strategy directory; by default the built-in one.
-        #[arg(long, env = "COBRO_STRATEGIES", value_name = "DIR")]
-        strategies: Option<PathBuf>,
+        /// What the plan is made of.
+        #[command(flatten)]
+        run: DunningRun,
     },
 }
 

@@ -17,20 +17,20 @@ use rust_decimal::Decimal;
 use super::case::text_rows;
 use super::{Ctx, Opened};
 use crate::Done;
-use crate::cli::{DunningAction, Format};
+use crate::cli::{DunningAction, DunningRun, Format};
 
 pub async fn run(ctx: &Ctx, action: DunningAction) -> anyhow::Result<Done> {
     match action {
-        DunningAction::Plan { as_of, at, strategies, format } => {
-            let built = build(ctx, as_of, at, strategies.as_deref()).await?;
+        DunningAction::Plan { run, format } => {
+            let built = build(ctx, &run).await?;
             if format == Format::Json {
                 out!("{}", serde_json::to_string_pretty(&built.plan)?)?;
             } else {
                 print_table(&built.plan, built.now, built.as_of)?;
             }
         }
-        DunningAction::Run { as_of, at, strategies } => {
-            let built = build(ctx, as_of, at, strategies.as_deref()).await?;
+        DunningAction::Run { run } => {
+            let built = build(ctx, &run).await?;
             let config = ctx.workflow()?;
             let store = ctx.store().await?;
             let tz: chrono_tz::Tz = config.company.timezone.parse().unwrap_or(chrono_tz::UTC);
@@ -66,13 +66,9 @@ struct Built {
     as_of: NaiveDate,
 }
 
-async fn build(
-    ctx: &Ctx,
-    as_of: Option<cobro_domain::AsOf>,
-    at: Option<DateTime<Utc>>,
-    strategies: Option<&std::path::Path>,
-) -> anyhow::Result<Built> {
-    let strategies = match strategies {
+async fn build(ctx: &Ctx, run: &DunningRun) -> anyhow::Result<Built> {
+    let (as_of, at) = (run.as_of, run.at);
+    let strategies = match run.strategies.as_deref() {
         Some(dir) => StrategySet::load_dir(dir)?,
         None => StrategySet::builtin(),
     };
