@@ -38,6 +38,8 @@ pub struct Ctx {
     pub segments: Option<PathBuf>,
     /// `--workflow FILE`, when given.
     pub workflow: Option<PathBuf>,
+    /// That file, once read.
+    pub workflow_config: std::sync::OnceLock<WorkflowConfig>,
     /// `--store URL`, when given.
     pub store: Option<String>,
 }
@@ -56,7 +58,7 @@ impl Ctx {
     /// The SQL parameters of a snapshot, with the segment rules of `--segments` (validated) or the built-in ones.
     pub fn params(&self, manifest: &SnapshotManifest) -> anyhow::Result<SqlParams> {
         // Business days in SQL count in the same company calendar as the workflow's deadlines.
-        let mut params = snap::sql_params(manifest).with_calendar(self.workflow()?.calendar);
+        let mut params = snap::sql_params(manifest).with_calendar(self.workflow()?.calendar.clone());
         if let Some(path) = &self.segments {
             params.rules = Arc::new(SegmentRules::load(path)?);
         }
@@ -78,12 +80,16 @@ impl Ctx {
         Ok(Opened { snap, manifest, session })
     }
 
-    /// The workflow configuration of `--workflow` (validated) or the built-in one.
-    pub fn workflow(&self) -> anyhow::Result<WorkflowConfig> {
-        Ok(match &self.workflow {
+    /// The workflow configuration of `--workflow` (validated) or the built-in one, read once per command.
+    pub fn workflow(&self) -> anyhow::Result<&WorkflowConfig> {
+        if let Some(config) = self.workflow_config.get() {
+            return Ok(config);
+        }
+        let config = match &self.workflow {
             Some(path) => WorkflowConfig::load(path)?,
             None => WorkflowConfig::builtin(),
-        })
+        };
+        Ok(self.workflow_config.get_or_init(|| config))
     }
 
     /// Whether an operational store exists (a `--store` URL, or the SQLite file in the data dir). Read-only
@@ -122,7 +128,7 @@ impl Ctx {
             credit_wait_days: u32::try_from(config.payment_reports.credit_wait_days).unwrap_or(u32::MAX),
         });
         let mut live = Vec::new();
-        for t in self.collections(&config).await? {
+        for t in self.collections(config).await? {
             let batch = schema::text_table_batch(&t).map_err(|m| anyhow::anyhow!("operational store export: {m}"))?;
             live.push(RecordBatchTable { name: t.name.to_owned(), batch });
         }
@@ -133,7 +139,13 @@ impl Ctx {
 
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<Done> {
-    let ctx = Ctx { data_dir: cli.data_dir, segments: cli.segments, workflow: cli.workflow, store: cli.store };
+    let ctx = Ctx {
+        data_dir: cli.data_dir,
+        segments: cli.segments,
+        workflow: cli.workflow,
+        workflow_config: std::sync::OnceLock::new(),
+        store: cli.store,
+    };
     match cli.command {
         Command::Demo(args) => demo::run(&ctx, args).await,
         Command::Generate(args) => generate::run(args),

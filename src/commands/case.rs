@@ -50,6 +50,48 @@ pub fn applied_by_document(as_of: NaiveDate, filter: &str) -> String {
     )
 }
 
+/// Documents as the workflow sees them, with their balance and what paid and credited them at `as_of`: those
+/// issued by `as_of` that pass `doc_filter` (over `d` documents and `o` open_items), counting the allocations that
+/// pass `alloc_filter` (over `a`).
+pub async fn load_documents(
+    session: &SnapshotSession,
+    as_of: NaiveDate,
+    doc_filter: &str,
+    alloc_filter: &str,
+) -> anyhow::Result<Vec<LedgerDocument>> {
+    let sql = format!(
+        "WITH applied AS ({applied}) \
+         SELECT d.document_id, d.customer_id, d.kind, d.currency, CAST(d.amount AS VARCHAR), \
+                CAST(COALESCE(o.balance, 0) AS VARCHAR), CAST(d.issue_date AS VARCHAR), CAST(d.due_date AS VARCHAR), \
+                CAST(COALESCE(p.paid, 0) AS VARCHAR), CAST(COALESCE(p.credited, 0) AS VARCHAR) \
+         FROM documents d \
+         LEFT JOIN open_items o ON o.document_id = d.document_id \
+         LEFT JOIN applied p ON p.document_id = d.document_id \
+         WHERE d.issue_date <= DATE '{as_of}' AND {doc_filter}",
+        applied = applied_by_document(as_of, alloc_filter)
+    );
+    let mut out = Vec::new();
+    for r in text_rows(session, &sql).await? {
+        let s = |i: usize| r[i].clone().unwrap_or_default();
+        let dec = |i: usize| Decimal::from_str(&s(i)).with_context(|| format!("document {}: reading `{}`", s(0), s(i)));
+        let date =
+            |i: usize| s(i).parse::<NaiveDate>().with_context(|| format!("document {}: reading `{}`", s(0), s(i)));
+        out.push(LedgerDocument {
+            document_id: s(0),
+            customer_id: s(1),
+            kind: s(2),
+            currency: s(3),
+            amount: dec(4)?,
+            balance: dec(5)?,
+            issue_date: date(6)?,
+            due_date: date(7)?,
+            paid: dec(8)?,
+            credited: dec(9)?,
+        });
+    }
+    Ok(out)
+}
+
 /// The ledger slice of some documents and customers, read from a snapshot session.
 pub async fn load_ledger(
     session: &SnapshotSession,
@@ -60,32 +102,9 @@ pub async fn load_ledger(
     let mut ledger = Ledger { as_of, ..Ledger::default() };
     let mut customers = customers.clone();
     if !documents.is_empty() {
-        let sql = format!(
-            "WITH applied AS ({applied}) \
-             SELECT d.document_id, d.customer_id, d.kind, d.currency, CAST(d.amount AS VARCHAR), \
-                    CAST(COALESCE(o.balance, 0) AS VARCHAR), CAST(d.due_date AS VARCHAR), \
-                    CAST(COALESCE(p.paid, 0) AS VARCHAR), CAST(COALESCE(p.credited, 0) AS VARCHAR) \
-             FROM documents d \
-             LEFT JOIN open_items o ON o.document_id = d.document_id \
-             LEFT JOIN applied p ON p.document_id = d.document_id \
-             WHERE d.issue_date <= DATE '{as_of}' AND d.document_id IN ({ids})",
-            ids = quote(documents),
-            applied = applied_by_document(as_of, &format!("a.document_id IN ({})", quote(documents)))
-        );
-        for r in text_rows(session, &sql).await? {
-            let s = |i: usize| r[i].clone().unwrap_or_default();
-            let dec = |i: usize| Decimal::from_str(&s(i)).with_context(|| format!("reading {}", s(i)));
-            let doc = LedgerDocument {
-                document_id: s(0),
-                customer_id: s(1),
-                kind: s(2),
-                currency: s(3),
-                amount: dec(4)?,
-                balance: dec(5)?,
-                due_date: s(6).parse().with_context(|| format!("due date {}", s(6)))?,
-                paid: dec(7)?,
-                credited: dec(8)?,
-            };
+        let ids = quote(documents);
+        let filter = |table: &str| format!("{table}.document_id IN ({ids})");
+        for doc in load_documents(session, as_of, &filter("d"), &filter("a")).await? {
             customers.insert(doc.customer_id.clone());
             ledger.documents.insert(doc.document_id.clone(), doc);
         }
@@ -124,13 +143,13 @@ fn business_date(rec: &Recording) -> NaiveDate {
 }
 
 /// Everything a recording command needs, opened once.
-struct Session {
+struct Session<'c> {
     store: Store,
-    config: WorkflowConfig,
+    config: &'c WorkflowConfig,
     opened: Opened,
 }
 
-async fn open(ctx: &Ctx, as_of: Option<cobro_domain::AsOf>) -> anyhow::Result<Session> {
+async fn open(ctx: &Ctx, as_of: Option<cobro_domain::AsOf>) -> anyhow::Result<Session<'_>> {
     let config = ctx.workflow()?;
     let opened = ctx.open(as_of).await?;
     let store = ctx.store().await?;
@@ -269,7 +288,7 @@ where
     let who = actor(rec);
     let c = CaseCtx {
         store: &s.store,
-        config: &s.config,
+        config: s.config,
         ledger: &ledger,
         actor: &who,
         now: SystemClock.now(),
@@ -317,7 +336,7 @@ async fn run_tick(ctx: &Ctx, rec: &Recording) -> anyhow::Result<Done> {
     let (docs, custs) = cobro_workflow::export::live_documents(&store).await?;
     let ledger = load_ledger(&opened.session, as_of, &docs, &custs).await?;
     let who = rec.by.clone().unwrap_or_else(|| "system".to_owned());
-    let c = CaseCtx { store: &store, config: &config, ledger: &ledger, actor: &who, now: SystemClock.now(), on };
+    let c = CaseCtx { store: &store, config, ledger: &ledger, actor: &who, now: SystemClock.now(), on };
     let report = tick::tick(&c, &inputs).await?;
     store.close().await;
     if rec.json {

@@ -31,7 +31,7 @@ pub async fn run(
         let ledger = super::case::load_ledger(&opened.session, opened.manifest.as_of.date(), &docs, &custs).await?;
         let c = CaseCtx {
             store: &store,
-            config: &config,
+            config,
             ledger: &ledger,
             actor: "import",
             now: SystemClock.now(),

@@ -10,7 +10,7 @@ use cobro_domain::clock::{Clock, SystemClock};
 use cobro_workflow::Status;
 use cobro_workflow::cases::Ctx as CaseCtx;
 use cobro_workflow::executor;
-use cobro_workflow::planner::{self, Feed, PlanCustomer, PlanDocument, PlanInputs};
+use cobro_workflow::planner::{self, Feed, PlanCustomer, PlanInputs};
 use cobro_workflow::strategy::StrategySet;
 use rust_decimal::Decimal;
 
@@ -37,7 +37,7 @@ pub async fn run(ctx: &Ctx, action: DunningAction) -> anyhow::Result<Done> {
             let ledger = cobro_workflow::Ledger { as_of: built.as_of, ..Default::default() };
             let c = CaseCtx {
                 store: &store,
-                config: &config,
+                config,
                 ledger: &ledger,
                 actor: "dunning",
                 now: built.now,
@@ -77,34 +77,12 @@ async fn build(ctx: &Ctx, run: &DunningRun) -> anyhow::Result<Built> {
     let as_of = manifest.as_of;
     let now = at.unwrap_or_else(|| SystemClock.now());
     let dec = |s: &Option<String>| Decimal::from_str(s.as_deref().unwrap_or("0")).context("reading an amount");
-    let date = |s: &Option<String>| s.as_deref().unwrap_or("").parse::<NaiveDate>().context("reading a date");
 
     // Open receivables, and those settled with a due date in the last 45 days (so their skips show).
-    let sql = format!(
-        "WITH applied AS ({applied}) \
-         SELECT d.document_id, d.customer_id, d.currency, CAST(d.issue_date AS VARCHAR), CAST(d.due_date AS VARCHAR), \
-                CAST(COALESCE(o.balance, 0) AS VARCHAR), CAST(COALESCE(p.paid, 0) AS VARCHAR), \
-                CAST(COALESCE(p.credited, 0) AS VARCHAR) \
-         FROM documents d \
-         LEFT JOIN open_items o ON o.document_id = d.document_id \
-         LEFT JOIN applied p ON p.document_id = d.document_id \
-         WHERE d.kind <> 'credit_note' AND d.issue_date <= DATE '{as_of}' \
-           AND (o.document_id IS NOT NULL OR d.due_date >= DATE '{as_of}' - INTERVAL '45' DAY)",
-        applied = super::case::applied_by_document(as_of.date(), "TRUE")
+    let recent = format!(
+        "d.kind <> 'credit_note' AND (o.document_id IS NOT NULL OR d.due_date >= DATE '{as_of}' - INTERVAL '45' DAY)"
     );
-    let mut documents = Vec::new();
-    for r in text_rows(&session, &sql).await? {
-        documents.push(PlanDocument {
-            document_id: r[0].clone().unwrap_or_default(),
-            customer_id: r[1].clone().unwrap_or_default(),
-            currency: r[2].clone().unwrap_or_default(),
-            issue_date: date(&r[3])?,
-            due_date: date(&r[4])?,
-            balance: dec(&r[5])?,
-            paid: dec(&r[6])?,
-            credited: dec(&r[7])?,
-        });
-    }
+    let documents = super::case::load_documents(&session, as_of.date(), &recent, "TRUE").await?;
     let sql = "SELECT c.customer_id, c.email, c.timezone, CAST(c.vip AS VARCHAR), c.account_group, s.effective_segment, \
                       CAST(c.payment_terms_days AS VARCHAR), c.collector_id, c.sales_rep_id, \
                       CAST(COALESCE(ob.balance_rc, 0) AS VARCHAR) \
@@ -138,31 +116,23 @@ async fn build(ctx: &Ctx, run: &DunningRun) -> anyhow::Result<Built> {
     {
         unapplied.insert((r[0].clone().unwrap_or_default(), r[1].clone().unwrap_or_default()), dec(&r[2])?);
     }
-    // Live statuses from the store (an ERP dispute flag counts where no dispute record exists, as for disputed AR).
-    let mut statuses = BTreeMap::new();
-    for r in text_rows(&session, "SELECT DISTINCT document_id, 'promise' FROM promises WHERE state = 'pending' \
-                                  UNION ALL SELECT DISTINCT document_id, 'payment_reported' FROM payment_reports WHERE state = 'open' \
-                                  UNION ALL SELECT DISTINCT document_id, 'dispute' FROM disputes WHERE resolved_date IS NULL \
-                                  UNION ALL SELECT d.document_id, 'dispute' FROM documents d WHERE d.disputed \
-                                      AND NOT EXISTS (SELECT 1 FROM disputes x WHERE x.document_id = d.document_id)")
-        .await?
-    {
-        let status = match r[1].as_deref() {
-            Some("promise") => Status::Promise,
-            Some("payment_reported") => Status::PaymentReported,
-            _ => Status::Dispute,
-        };
-        statuses.insert(r[0].clone().unwrap_or_default(), status);
-    }
-    // Step keys already fired or superseded, and customer messages per local day, from one consistent read.
-    let (sent_keys, sent_per_day) = if ctx.has_store() {
+    // From the store: the live collection statuses, the step keys already fired or superseded, and the customer
+    // messages per local day (the last two in one consistent read).
+    let (mut statuses, sent_keys, sent_per_day) = if ctx.has_store() {
         let store = ctx.store().await?;
-        let recorded = executor::recorded(&store).await?;
+        let statuses = cobro_workflow::cases::live_statuses(&store).await?;
+        let (keys, per_day) = executor::recorded(&store).await?;
         store.close().await;
-        recorded
+        (statuses, keys, per_day)
     } else {
-        (BTreeSet::new(), BTreeMap::new())
+        (BTreeMap::new(), BTreeSet::new(), BTreeMap::new())
     };
+    // An ERP dispute flag counts where no dispute record exists, as for disputed AR.
+    let flagged = "SELECT d.document_id FROM documents d WHERE d.disputed \
+                   AND NOT EXISTS (SELECT 1 FROM disputes x WHERE x.document_id = d.document_id)";
+    for r in text_rows(&session, flagged).await? {
+        statuses.entry(r[0].clone().unwrap_or_default()).or_insert(Status::Dispute);
+    }
     let feed = Feed {
         latest_payment_date: manifest.latest_payment_date.as_deref().and_then(|d| d.parse().ok()),
         control_totals_ok: true,

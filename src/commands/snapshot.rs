@@ -16,7 +16,7 @@ pub async fn run(ctx: &super::Ctx, args: SnapshotArgs) -> anyhow::Result<Done> {
 /// Builds a snapshot of the staged ledger, with the operational store's collection records as known now.
 pub async fn build(ctx: &super::Ctx, as_of: cobro_domain::AsOf) -> anyhow::Result<(SnapshotRef, SnapshotManifest)> {
     let data_dir: &Path = &ctx.data_dir;
-    let collections = ctx.collections(&ctx.workflow()?).await?;
+    let collections = ctx.collections(ctx.workflow()?).await?;
     let spinner = progress::spinner(&format!("building snapshot as of {as_of}"));
     let opts = SnapshotOptions {
         data_dir: data_dir.to_owned(),

@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use super::{BIN, cobro, import_fixture, ok, repo, sql_rows, text};
 
 /// The metrics fixture ledger, imported and snapshotted at 2024-12-31.
-fn ledger() -> tempfile::TempDir {
+pub(super) fn ledger() -> tempfile::TempDir {
     let tmp = tempfile::tempdir().expect("tempdir");
     ok(import_fixture(tmp.path(), &repo().join("data/fixtures/metrics")));
     ok(cobro(tmp.path(), &["snapshot", "--as-of", "2024-12-31"]));

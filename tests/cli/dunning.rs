@@ -1,13 +1,11 @@
 //! `cobro dunning plan` through the binary: the planner fed from a snapshot and the store.
 
-use super::{cobro, import_fixture, ok, repo};
+use super::{cobro, ok};
 
 #[test]
 fn the_plan_skips_disputed_and_promised_invoices_and_sends_in_each_customers_window() {
-    let tmp = tempfile::tempdir().expect("tempdir");
+    let tmp = super::cases::ledger();
     let dir = tmp.path();
-    ok(import_fixture(dir, &repo().join("data/fixtures/metrics")));
-    ok(cobro(dir, &["snapshot", "--as-of", "2024-12-31"]));
     // A promise recorded in the store takes INV-4021 out of the plan at once.
     ok(cobro(
         dir,
@@ -57,10 +55,8 @@ fn the_plan_skips_disputed_and_promised_invoices_and_sends_in_each_customers_win
 #[test]
 fn two_dunning_runs_at_once_record_every_action_once_and_a_rerun_records_nothing() {
     use std::process::{Command, Stdio};
-    let tmp = tempfile::tempdir().expect("tempdir");
+    let tmp = super::cases::ledger();
     let dir = tmp.path();
-    ok(import_fixture(dir, &repo().join("data/fixtures/metrics")));
-    ok(cobro(dir, &["snapshot", "--as-of", "2024-12-31"]));
     let plan: serde_json::Value =
         serde_json::from_str(&ok(cobro(dir, &["dunning", "plan", "--at", "2024-12-31T09:00:00Z", "--format", "json"])))
             .expect("json");

@@ -177,6 +177,22 @@ pub async fn states(store: &Store, documents: &[String]) -> Result<BTreeMap<Stri
     Ok(out)
 }
 
+/// Every document not in `normal`, with its status: what the dunning planner must not chase.
+pub async fn live_statuses(store: &Store) -> Result<BTreeMap<String, Status>, CaseError> {
+    let rows = sqlx::query("SELECT document_id, status FROM invoice_cases WHERE status <> 'normal'")
+        .fetch_all(store.pool())
+        .await
+        .map_err(|e| store.err(e))?;
+    let mut out = BTreeMap::new();
+    for r in &rows {
+        let status: String = r.try_get(1).map_err(|e| store.err(e))?;
+        let status = Status::parse(&status)
+            .ok_or_else(|| store.err(sqlx::Error::Decode(format!("unknown status `{status}`").into())))?;
+        out.insert(r.try_get::<String, _>(0).map_err(|e| store.err(e))?, status);
+    }
+    Ok(out)
+}
+
 /// The live states of every document of a customer that the workflow has touched.
 pub async fn customer_states(store: &Store, customer_id: &str) -> Result<Vec<CaseState>, CaseError> {
     let rows = sqlx::query(

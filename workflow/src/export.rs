@@ -81,16 +81,12 @@ pub async fn record_documents(
     key: &str,
     id: &str,
 ) -> Result<(BTreeSet<String>, BTreeSet<String>), CaseError> {
-    let (docs_col, known) = match (table, key) {
-        ("promises", "promise_id") | ("payment_reports", "report_id") | ("disputes", "dispute_id") => {
-            ("document_id", true)
-        }
-        ("tasks", "task_id") => ("document_ids", true),
-        _ => ("", false),
+    // Only these names reach the SQL below.
+    let docs_col = match (table, key) {
+        ("promises", "promise_id") | ("payment_reports", "report_id") | ("disputes", "dispute_id") => "document_id",
+        ("tasks", "task_id") => "document_ids",
+        _ => return Err(CaseError::invalid("record", format!("no records in `{table}` by `{key}`"))),
     };
-    if !known {
-        return Err(CaseError::invalid("record", format!("no records in `{table}` by `{key}`")));
-    }
     let sql = format!("SELECT {docs_col}, customer_id FROM {table} WHERE {key} = $1");
     let rows = sqlx::query(AssertSqlSafe(sql)).bind(id).fetch_all(store.pool()).await.map_err(|e| store.err(e))?;
     let mut docs = BTreeSet::new();

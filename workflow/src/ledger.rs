@@ -1,6 +1,6 @@
-//! What the workflow needs to know from the ledger snapshot, as plain rows: the documents a command touches
-//! (with their balance at the snapshot date, so that paid and credited are derived, never stored) and their
-//! customers. The caller reads them from the snapshot; this crate never names the query engine.
+//! What the workflow needs to know from the ledger snapshot, as plain rows: the documents a command or the
+//! dunning planner looks at (with their balance at the snapshot date, so that paid and credited are derived, never
+//! stored) and their customers. The caller reads them from the snapshot; this crate never names the query engine.
 
 use std::collections::BTreeMap;
 
@@ -22,6 +22,8 @@ pub struct LedgerDocument {
     pub amount: Decimal,
     /// Balance at the snapshot date.
     pub balance: Decimal,
+    /// Issue date.
+    pub issue_date: NaiveDate,
     /// Due date.
     pub due_date: NaiveDate,
     /// Applied from payments up to the snapshot date.

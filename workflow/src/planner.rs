@@ -22,29 +22,9 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::ledger::LedgerDocument;
 use crate::status::Status;
 use crate::strategy::{ActionKind, Anchor, CatchUp, CustomerProfile, Recipient, Step, Strategy, StrategySet};
-
-/// A receivable as the planner sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlanDocument {
-    /// Id.
-    pub document_id: String,
-    /// Customer.
-    pub customer_id: String,
-    /// Currency.
-    pub currency: String,
-    /// Issue date.
-    pub issue_date: NaiveDate,
-    /// Due date.
-    pub due_date: NaiveDate,
-    /// Open balance at the snapshot date.
-    pub balance: Decimal,
-    /// Applied from payments.
-    pub paid: Decimal,
-    /// Applied from credit notes.
-    pub credited: Decimal,
-}
 
 /// A customer as the planner sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -92,7 +72,7 @@ pub struct PlanInputs<'a> {
     /// The company calendar.
     pub calendar: &'a BusinessCalendar,
     /// Open receivables, and recently settled ones (so their skips are shown).
-    pub documents: &'a [PlanDocument],
+    pub documents: &'a [LedgerDocument],
     /// Customers by id.
     pub customers: &'a BTreeMap<String, PlanCustomer>,
     /// Live collection statuses (documents absent are `normal`).
@@ -205,7 +185,7 @@ pub struct Plan {
 /// The key of one action of one (document, step, anchor date): `DOC|STEP|ANCHOR|RECIPIENT:TEMPLATE`. Keyed per
 /// action, so that a customer message held back by the daily cap still goes out on the next run although the
 /// step's internal task went out today.
-pub fn step_key(doc: &PlanDocument, step: &Step, action: &crate::strategy::Action) -> String {
+pub fn step_key(doc: &LedgerDocument, step: &Step, action: &crate::strategy::Action) -> String {
     let anchor = match step.anchor {
         Anchor::Issue => doc.issue_date,
         Anchor::Due => doc.due_date,
@@ -214,7 +194,7 @@ pub fn step_key(doc: &PlanDocument, step: &Step, action: &crate::strategy::Actio
 }
 
 /// The keys of a step's actions not fired yet.
-fn unsent_keys(inputs: &PlanInputs<'_>, doc: &PlanDocument, step: &Step) -> Vec<String> {
+fn unsent_keys(inputs: &PlanInputs<'_>, doc: &LedgerDocument, step: &Step) -> Vec<String> {
     step.actions.iter().map(|a| step_key(doc, step, a)).filter(|k| !inputs.sent_keys.contains(k)).collect()
 }
 
@@ -265,8 +245,8 @@ pub fn plan(inputs: &PlanInputs<'_>, strategies: &StrategySet) -> Plan {
     }
     // (customer, to, template, currency, step, strategy, kind, task) → documents firing it.
     type Group = (String, Recipient, String, String, String, String, ActionKind, Option<String>);
-    let mut groups: BTreeMap<Group, Vec<(&PlanDocument, String)>> = BTreeMap::new();
-    let mut docs: Vec<&PlanDocument> = inputs.documents.iter().collect();
+    let mut groups: BTreeMap<Group, Vec<(&LedgerDocument, String)>> = BTreeMap::new();
+    let mut docs: Vec<&LedgerDocument> = inputs.documents.iter().collect();
     docs.sort_by(|a, b| {
         (&a.customer_id, a.due_date, &a.document_id).cmp(&(&b.customer_id, b.due_date, &b.document_id))
     });
@@ -314,11 +294,7 @@ pub fn plan(inputs: &PlanInputs<'_>, strategies: &StrategySet) -> Plan {
         // Why this document is not chased at all now (nothing is consumed).
         let feed_age = inputs.feed.latest_payment_date.map(|p| (today - p).num_days());
         let blocked = if d.balance <= Decimal::ZERO {
-            Some(if d.credited > Decimal::ZERO && d.paid <= Decimal::ZERO {
-                SkipReason::Credited
-            } else {
-                SkipReason::Paid
-            })
+            Some(if d.settled_how() == "credited" { SkipReason::Credited } else { SkipReason::Paid })
         } else {
             match inputs.statuses.get(&d.document_id) {
                 Some(Status::Promise) => Some(SkipReason::Promise),
@@ -469,14 +445,16 @@ mod tests {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
     }
 
-    fn doc(id: &str, customer: &str, issue: &str, due: &str, balance: i64) -> PlanDocument {
-        PlanDocument {
+    fn doc(id: &str, customer: &str, issue: &str, due: &str, balance: i64) -> LedgerDocument {
+        LedgerDocument {
             document_id: id.into(),
             customer_id: customer.into(),
+            kind: "invoice".into(),
             currency: "EUR".into(),
+            amount: Decimal::from(balance.max(100)),
+            balance: Decimal::from(balance),
             issue_date: d(issue),
             due_date: d(due),
-            balance: Decimal::from(balance),
             paid: Decimal::ZERO,
             credited: Decimal::ZERO,
         }
@@ -497,7 +475,7 @@ mod tests {
     #[derive(Debug)]
     struct World {
         now: DateTime<Utc>,
-        documents: Vec<PlanDocument>,
+        documents: Vec<LedgerDocument>,
         customers: BTreeMap<String, PlanCustomer>,
         statuses: BTreeMap<String, Status>,
         sent_keys: BTreeSet<String>,
@@ -522,7 +500,7 @@ mod tests {
             }
         }
 
-        fn with(mut self, c: PlanCustomer, docs: Vec<PlanDocument>) -> Self {
+        fn with(mut self, c: PlanCustomer, docs: Vec<LedgerDocument>) -> Self {
             self.customers.insert(c.customer_id.clone(), c);
             self.documents.extend(docs);
             self
@@ -592,8 +570,8 @@ mod tests {
             vec![
                 doc("OPEN", "C1", "2024-11-03", "2024-12-03", 100),
                 doc("PART", "C1", "2024-11-03", "2024-12-03", 40),
-                PlanDocument { paid: Decimal::from(100), ..doc("PAID", "C1", "2024-11-03", "2024-12-03", 0) },
-                PlanDocument { credited: Decimal::from(100), ..doc("CRED", "C1", "2024-11-03", "2024-12-03", 0) },
+                LedgerDocument { paid: Decimal::from(100), ..doc("PAID", "C1", "2024-11-03", "2024-12-03", 0) },
+                LedgerDocument { credited: Decimal::from(100), ..doc("CRED", "C1", "2024-11-03", "2024-12-03", 0) },
                 doc("PROM", "C1", "2024-11-03", "2024-12-03", 100),
                 doc("REPD", "C1", "2024-11-03", "2024-12-03", 100),
                 doc("DISP", "C1", "2024-11-03", "2024-12-03", 100),

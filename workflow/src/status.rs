@@ -106,18 +106,6 @@ impl Transition {
             Transition::DisputeResolved => "dispute_resolved",
         }
     }
-
-    /// Whether it is one of the five contact outcomes.
-    pub fn is_outcome(self) -> bool {
-        matches!(
-            self,
-            Transition::PromiseToPay
-                | Transition::NoCommitment
-                | Transition::ReportedPaid
-                | Transition::Dispute
-                | Transition::NoContact
-        )
-    }
 }
 
 impl fmt::Display for Transition {

@@ -29,6 +29,7 @@ fn doc(id: &str, customer: &str, balance: &str, paid: &str, credited: &str) -> L
         currency: "EUR".into(),
         amount: Decimal::from_str("1000").unwrap(),
         balance: Decimal::from_str(balance).unwrap(),
+        issue_date: d("2024-10-31"),
         due_date: d("2024-11-30"),
         paid: Decimal::from_str(paid).unwrap(),
         credited: Decimal::from_str(credited).unwrap(),
