@@ -19,6 +19,10 @@ pub struct Cli {
     /// by default the built-in data/strategies/workflow.toml.
     #[arg(long, global = true, env = "COBRO_WORKFLOW", value_name = "FILE")]
     pub workflow: Option<PathBuf>,
+    /// Message templates: a directory of `<language>.toml` files (es.toml, en.toml); by default the built-in
+    /// data/templates.
+    #[arg(long, global = true, env = "COBRO_TEMPLATES", value_name = "DIR")]
+    pub templates: Option<PathBuf>,
     /// Operational store URL; by default the SQLite file collections.db in the data directory
     /// (`postgres://...` needs a build with `--features postgres`).
     #[arg(long, global = true, env = "COBRO_STORE", value_name = "URL")]
@@ -97,10 +101,12 @@ pub enum Command {
     #[command(after_help = "Examples:\n  cobro alarms --as-of 2024-12-31\n  cobro alarms --format json")]
     Alarms(AlarmsArgs),
     /// Dunning by strategy (data/strategies/*.toml): `plan` shows every action the run would take and every item
-    /// it would not act on, with the reason; `run` records it (messages queued in the outbox, tasks created),
-    /// each step at most once. Delivering the queued messages is not built yet.
+    /// it would not act on, with the reason; `run` records it (messages queued in the outbox, tasks created, each
+    /// step at most once) and delivers what is due; `deliver` runs the outbox worker alone. Optional approval:
+    /// `plan --save`, `approve`, `run --plan`. Bounces, pauses and the outbox: `bounce`, `pause`, `resume`,
+    /// `messages`.
     #[command(
-        after_help = "Examples:\n  cobro dunning plan --as-of 2024-12-31\n  cobro dunning plan --at 2024-12-10T09:00:00Z --format json"
+        after_help = "Examples:\n  cobro dunning plan --as-of 2024-12-31\n  cobro dunning plan --at 2024-12-10T09:00:00Z --format json\n  cobro dunning run --channel smtp --smtp-url smtp://127.0.0.1:2525\n  cobro dunning plan --save --as alice && cobro dunning approve PLAN-1 --as bob && cobro dunning run --plan PLAN-1\n  cobro dunning pause C042 --until 2025-01-15 --reason \"CFO negotiating a payment plan\"\n  cobro dunning bounce MSG-17 --reason \"550 5.1.1 user unknown\""
     )]
     Dunning(DunningArgs),
 }
@@ -127,10 +133,43 @@ pub struct DunningRun {
     pub strategies: Option<PathBuf>,
 }
 
+/// How the outbox delivers, over the workflow file's `[delivery]`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct Delivery {
+    /// Channel: file (.eml files), smtp or webhook; by default `[delivery] channel` (file).
+    #[arg(long, value_enum, env = "COBRO_CHANNEL")]
+    pub channel: Option<ChannelArg>,
+    /// Folder of the file channel; relative to the data directory (default `outbox`).
+    #[arg(long, value_name = "DIR")]
+    pub outbox: Option<PathBuf>,
+    /// SMTP server: smtp://host:port, smtp://host:port?tls=required (STARTTLS), smtps://user@host:465 (TLS); the
+    /// password comes from $COBRO_SMTP_PASSWORD.
+    #[arg(long, env = "COBRO_SMTP_URL", value_name = "URL")]
+    pub smtp_url: Option<String>,
+    /// Webhook URL (JSON POST, signed with $COBRO_WEBHOOK_SECRET when set).
+    #[arg(long, env = "COBRO_WEBHOOK_URL", value_name = "URL")]
+    pub webhook_url: Option<String>,
+    /// Deliver at most this many messages in this pass.
+    #[arg(long)]
+    pub limit: Option<usize>,
+}
+
+/// `--channel`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ChannelArg {
+    /// `.eml` files.
+    File,
+    /// SMTP.
+    Smtp,
+    /// JSON POST.
+    Webhook,
+}
+
 /// Subcommands of `cobro dunning`.
 #[derive(Debug, Subcommand)]
 pub enum DunningAction {
-    /// A dry run: the plan, with every skip and its reason; nothing is sent or recorded.
+    /// A dry run: the plan, with every skip and its reason; nothing is sent or recorded (unless `--save`, which
+    /// keeps it for approval).
     Plan {
         /// What the plan is made of.
         #[command(flatten)]
@@ -138,13 +177,90 @@ pub enum DunningAction {
         /// Output: table or json (`{"actions": [...], "skipped": [...]}`).
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+        /// Keep the plan for approval (`cobro dunning approve PLAN`); prints its id.
+        #[arg(long)]
+        save: bool,
+        /// Who plans (recorded with a saved plan).
+        #[arg(long = "as", value_name = "USER", env = "COBRO_USER")]
+        by: Option<String>,
     },
     /// Plan and record: queue the messages, create the tasks, record every step key so that nothing fires twice
-    /// (two runs at once included).
+    /// (two runs at once included); then deliver what is due.
     Run {
         /// What the plan is made of.
         #[command(flatten)]
         run: DunningRun,
+        /// Fire only the actions of this approved plan (needed when `[dunning] approval_required`).
+        #[arg(long, value_name = "PLAN")]
+        plan: Option<String>,
+        /// Record only; leave delivery to `cobro dunning deliver`.
+        #[arg(long)]
+        no_deliver: bool,
+        /// How to deliver.
+        #[command(flatten)]
+        delivery: Delivery,
+    },
+    /// The outbox worker: deliver every queued message that is due (retries included).
+    Deliver {
+        /// The worker's instant (RFC 3339); defaults to now.
+        #[arg(long)]
+        at: Option<chrono::DateTime<chrono::Utc>>,
+        /// How to deliver.
+        #[command(flatten)]
+        delivery: Delivery,
+    },
+    /// Approve (or `--reject`) a saved plan. Whoever saved it cannot approve it.
+    Approve {
+        /// Plan id (`PLAN-n`).
+        plan: String,
+        /// Reject instead.
+        #[arg(long)]
+        reject: bool,
+        /// Who decides.
+        #[arg(long = "as", value_name = "USER", env = "COBRO_USER")]
+        by: Option<String>,
+    },
+    /// Report a bounce: the message is marked bounced, its address held, and the collector gets a task.
+    Bounce {
+        /// Message id (`MSG-n`) or the Message-ID it was sent under.
+        message: String,
+        /// What the bounce said.
+        #[arg(long)]
+        reason: String,
+        /// Who reports it.
+        #[arg(long = "as", value_name = "USER", env = "COBRO_USER")]
+        by: Option<String>,
+    },
+    /// Pause a customer's automatic dunning (messages, alerts and tasks), until a date or until resumed.
+    Pause {
+        /// Customer id.
+        customer: String,
+        /// Last day of the pause (inclusive); without it, until `resume`.
+        #[arg(long)]
+        until: Option<chrono::NaiveDate>,
+        /// Why (shown on the customer's timeline).
+        #[arg(long)]
+        reason: String,
+        /// Who pauses.
+        #[arg(long = "as", value_name = "USER", env = "COBRO_USER")]
+        by: Option<String>,
+    },
+    /// Resume a paused customer.
+    Resume {
+        /// Customer id.
+        customer: String,
+        /// Who resumes.
+        #[arg(long = "as", value_name = "USER", env = "COBRO_USER")]
+        by: Option<String>,
+    },
+    /// The outbox: messages with their state, attempts and last error.
+    Messages {
+        /// Only this state (queued, sending, sent, bounced, failed).
+        #[arg(long)]
+        state: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
     },
 }
 

@@ -40,6 +40,10 @@ pub struct Ctx {
     pub workflow: Option<PathBuf>,
     /// That file, once read.
     pub workflow_config: std::sync::OnceLock<WorkflowConfig>,
+    /// `--templates DIR`, when given.
+    pub templates: Option<PathBuf>,
+    /// The templates, loaded on first use.
+    pub templates_loaded: std::sync::OnceLock<cobro_workflow::templates::Templates>,
     /// `--store URL`, when given.
     pub store: Option<String>,
 }
@@ -90,6 +94,18 @@ impl Ctx {
             None => WorkflowConfig::builtin(),
         };
         Ok(self.workflow_config.get_or_init(|| config))
+    }
+
+    /// The message templates of `--templates` (checked) or the built-in ones, read once per command.
+    pub fn templates(&self) -> anyhow::Result<&cobro_workflow::templates::Templates> {
+        if let Some(t) = self.templates_loaded.get() {
+            return Ok(t);
+        }
+        let t = match &self.templates {
+            Some(dir) => cobro_workflow::templates::Templates::load_dir(dir)?,
+            None => cobro_workflow::templates::Templates::builtin(),
+        };
+        Ok(self.templates_loaded.get_or_init(|| t))
     }
 
     /// Whether an operational store exists (a `--store` URL, or the SQLite file in the data dir). Read-only
@@ -144,6 +160,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<Done> {
         segments: cli.segments,
         workflow: cli.workflow,
         workflow_config: std::sync::OnceLock::new(),
+        templates: cli.templates,
+        templates_loaded: std::sync::OnceLock::new(),
         store: cli.store,
     };
     match cli.command {

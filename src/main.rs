@@ -22,7 +22,8 @@ use clap::Parser;
 pub enum Done {
     /// Everything went through.
     Clean,
-    /// Done, but some input rows were rejected (they are kept in `rejects`).
+    /// Done, but some input rows were rejected (they are kept in `rejects`), or some messages failed (kept in the
+    /// outbox with their error).
     WithRejects,
 }
 

@@ -176,7 +176,7 @@ fn outcome_of(o: &OutcomeArgs, kind: OutcomeKind) -> anyhow::Result<Outcome> {
     })
 }
 
-fn print_recorded(r: &Recorded, json: bool) -> anyhow::Result<()> {
+pub(crate) fn print_recorded(r: &Recorded, json: bool) -> anyhow::Result<()> {
     if json {
         out!("{}", serde_json::to_string_pretty(r)?)?;
         return Ok(());
@@ -290,6 +290,7 @@ where
         store: &s.store,
         config: s.config,
         ledger: &ledger,
+        templates: ctx.templates()?,
         actor: &who,
         now: SystemClock.now(),
         on: business_date(rec),
@@ -336,7 +337,8 @@ async fn run_tick(ctx: &Ctx, rec: &Recording) -> anyhow::Result<Done> {
     let (docs, custs) = cobro_workflow::export::live_documents(&store).await?;
     let ledger = load_ledger(&opened.session, as_of, &docs, &custs).await?;
     let who = rec.by.clone().unwrap_or_else(|| "system".to_owned());
-    let c = CaseCtx { store: &store, config, ledger: &ledger, actor: &who, now: SystemClock.now(), on };
+    let templates = ctx.templates()?;
+    let c = CaseCtx { store: &store, config, ledger: &ledger, templates, actor: &who, now: SystemClock.now(), on };
     let report = tick::tick(&c, &inputs).await?;
     store.close().await;
     if rec.json {

@@ -33,6 +33,7 @@ pub async fn run(
             store: &store,
             config,
             ledger: &ledger,
+            templates: ctx.templates()?,
             actor: "import",
             now: SystemClock.now(),
             on: opened.manifest.as_of.date(),

@@ -11,7 +11,7 @@ fn cell<'a>(r: &'a TextRow, k: &str) -> &'a str {
 }
 
 /// Prints rows as aligned columns.
-fn table(title: &str, rows: &[TextRow], cols: &[&str]) -> std::io::Result<()> {
+pub(crate) fn table(title: &str, rows: &[TextRow], cols: &[&str]) -> std::io::Result<()> {
     if rows.is_empty() {
         return Ok(());
     }

@@ -16,6 +16,7 @@ use crate::error::CaseError;
 use crate::ledger::{Ledger, LedgerCustomer, LedgerDocument};
 use crate::status::{self, Status, Transition};
 use crate::store::{self, NewEvent, Store, Tx};
+use crate::templates::MessageContext;
 
 /// Who is acting, when, and with which configuration and ledger.
 #[derive(Debug, Clone, Copy)]
@@ -26,6 +27,8 @@ pub struct Ctx<'a> {
     pub config: &'a WorkflowConfig,
     /// The ledger slice the command touches.
     pub ledger: &'a Ledger,
+    /// Message templates.
+    pub templates: &'a crate::templates::Templates,
     /// Who (a user name, `system`, `import`).
     pub actor: &'a str,
     /// When it is recorded.
@@ -218,14 +221,6 @@ fn case_row(row: &sqlx::any::AnyRow) -> Result<CaseState, sqlx::Error> {
         updated_by: row.try_get("updated_by")?,
         updated_at: row.try_get("updated_at")?,
     })
-}
-
-/// Stops the process at a named point when `COBRO_FAILPOINT` names it: how the fault tests kill a command
-/// between two writes of one transaction.
-fn failpoint(name: &str) {
-    if std::env::var("COBRO_FAILPOINT").is_ok_and(|v| v == name) {
-        std::process::abort();
-    }
 }
 
 /// Checks the documents against the ledger: known, of this customer, receivable, still open.
@@ -514,7 +509,7 @@ pub async fn record_outcome(ctx: &Ctx<'_>, o: &Outcome) -> Result<Recorded, Case
         for ((state, expected, after), (doc, share)) in planned.iter().zip(docs.iter().zip(&shares)) {
             let case_ref = if *after == Status::Normal { None } else { record_id.as_deref().or(state.case_ref.as_deref()) };
             let version = set_status(ctx, tx, &doc.document_id, *expected, *after, case_ref).await?;
-            failpoint("case-after-status");
+            crate::failpoint("case-after-status");
             close_superseded(ctx, tx, state).await?;
             store::append_event(
                 tx,
@@ -689,7 +684,7 @@ pub async fn record_outcome(ctx: &Ctx<'_>, o: &Outcome) -> Result<Recorded, Case
                     note: "Could not reach the customer: call again",
                 })
                 .await?;
-                let (subject, body) = no_contact_email(cust, &docs);
+                let (subject, body) = customer_email(ctx, cust, &docs, "no_contact", ("", ""))?;
                 let msg = queue_message(ctx, tx, MessageSpec {
                     key: &format!("no_contact:{outcome_id}"),
                     channel: "email",
@@ -878,46 +873,17 @@ pub(crate) async fn queue_message(ctx: &Ctx<'_>, tx: &mut Tx, m: MessageSpec<'_>
     Ok(Some(id))
 }
 
-/// Per-currency totals of (currency, amount) pairs, in currency order.
-fn totals<'a>(items: impl Iterator<Item = (&'a str, Decimal)>) -> BTreeMap<&'a str, Decimal> {
-    let mut t = BTreeMap::new();
-    for (c, a) in items {
-        *t.entry(c).or_insert(Decimal::ZERO) += a;
-    }
-    t
-}
-
-/// The email of a `no_contact`: the invoices chased, with per-currency totals, in the customer's language.
-fn no_contact_email(cust: &LedgerCustomer, docs: &[&LedgerDocument]) -> (String, String) {
-    let es = cust.language.as_deref().is_some_and(|l| l.starts_with("es"));
-    let (subject, hello, intro, head, total, bye) = if es {
-        (
-            "Hemos intentado contactarle: facturas pendientes",
-            "Estimado cliente",
-            "Hemos intentado comunicarnos con ustedes sin éxito. Les recordamos las siguientes facturas pendientes:",
-            "Factura | Vencimiento | Importe pendiente",
-            "Total",
-            "Si ya han realizado el pago, por favor ignoren este mensaje o envíennos el comprobante.",
-        )
-    } else {
-        (
-            "We tried to reach you: open invoices",
-            "Dear customer",
-            "We tried to reach you without success. These invoices are still open:",
-            "Invoice | Due | Open amount",
-            "Total",
-            "If you have already paid, please ignore this message or send us the remittance advice.",
-        )
-    };
-    let mut body = format!("{hello} {},\n\n{intro}\n\n{head}\n", cust.name);
-    for d in docs {
-        let _ = writeln!(body, "{} | {} | {} {}", d.document_id, d.due_date, d.balance.round_dp(2), d.currency);
-    }
-    for (c, a) in totals(docs.iter().map(|d| (d.currency.as_str(), d.balance))) {
-        let _ = writeln!(body, "{total} {c}: {}", a.round_dp(2));
-    }
-    let _ = write!(body, "\n{bye}\n");
-    (subject.to_owned(), body)
+/// A customer email about `docs` from template `name`, in the customer's language (the company's when it has none).
+pub(crate) fn customer_email(
+    ctx: &Ctx<'_>,
+    cust: &LedgerCustomer,
+    docs: &[&LedgerDocument],
+    name: &str,
+    strategy_step: (&str, &str),
+) -> Result<(String, String), CaseError> {
+    let lang = ctx.templates.language(cust.language.as_deref(), &ctx.config.company.language);
+    let m = MessageContext::new(ctx.config, (&cust.customer_id, &cust.name), docs, ctx.on, "customer", strategy_step);
+    Ok(ctx.templates.render(lang, name, &m)?)
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -60,10 +60,142 @@ pub struct Company {
     /// The company's IANA time zone (for customers without one).
     #[serde(default = "default_timezone")]
     pub timezone: String,
+    /// The name customers know the company by (messages sign with it).
+    #[serde(default = "default_company_name")]
+    pub name: String,
+    /// The accounts-receivable address: the sender of every message and where replies go.
+    #[serde(default = "default_company_email")]
+    pub email: String,
+    /// The account customers pay into, quoted in reminders.
+    #[serde(default)]
+    pub bank_account: String,
+    /// Late-payment interest, % a year (simple interest, actual days / 365), quoted in the late-interest notice.
+    #[serde(default)]
+    pub late_interest_annual_percent: Decimal,
+    /// Language of internal messages, and of customer messages when the customer has none (`es`, `en`).
+    #[serde(default = "default_language")]
+    pub language: String,
+    /// Where cobro's UI is reached; internal messages link to the account card under it.
+    #[serde(default = "default_base_url")]
+    pub base_url: String,
 }
 
 fn default_timezone() -> String {
     "UTC".to_owned()
+}
+
+fn default_company_name() -> String {
+    "cobro".to_owned()
+}
+
+fn default_company_email() -> String {
+    "ar@example.com".to_owned()
+}
+
+fn default_language() -> String {
+    "en".to_owned()
+}
+
+fn default_base_url() -> String {
+    "http://127.0.0.1:8080".to_owned()
+}
+
+/// A person inside the company (collector, sales rep, AR manager) who receives internal emails.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Person {
+    /// Their email address.
+    pub email: String,
+}
+
+/// `[dunning]`: how strategy runs are released.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DunningRules {
+    /// `true`: `cobro dunning run` sends only the actions of a plan someone approved (plan → approve → run).
+    #[serde(default)]
+    pub approval_required: bool,
+}
+
+/// The outbox's delivery channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChannelKind {
+    /// Writes each email as an `.eml` file (the embedded default: nothing leaves the machine).
+    #[default]
+    File,
+    /// Sends through an SMTP server.
+    Smtp,
+    /// POSTs each message as JSON (SMS gateways and other providers).
+    Webhook,
+}
+
+/// `[delivery]`: how queued messages leave.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryRules {
+    /// The channel.
+    #[serde(default)]
+    pub channel: ChannelKind,
+    /// `file`: the folder for the `.eml` files; relative paths are under the data directory.
+    #[serde(default = "default_outbox_dir")]
+    pub dir: String,
+    /// `smtp`: the server as a URL, `smtp://host:port` (plain), `smtp://host:port?tls=required` (STARTTLS) or
+    /// `smtps://user@host:465` (TLS); the password is read from `$COBRO_SMTP_PASSWORD`, never from this file.
+    #[serde(default)]
+    pub smtp_url: Option<String>,
+    /// `webhook`: the URL the JSON is POSTed to; each request is signed with HMAC-SHA256 of the body under
+    /// `$COBRO_WEBHOOK_SECRET` when it is set (header `X-Cobro-Signature`).
+    #[serde(default)]
+    pub webhook_url: Option<String>,
+    /// Attempts before a message is given up as failed.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+    /// The first retry waits this long; each next one four times longer, at most 6 hours.
+    #[serde(default = "default_backoff")]
+    pub backoff_seconds: u64,
+    /// How long a worker holds a message it is sending before another worker may take it over (a crash leaves
+    /// the message claimed until then).
+    #[serde(default = "default_lease")]
+    pub lease_seconds: u64,
+    /// Seconds a connection or request may take.
+    #[serde(default = "default_send_timeout")]
+    pub timeout_seconds: u64,
+}
+
+impl Default for DeliveryRules {
+    fn default() -> Self {
+        Self {
+            channel: ChannelKind::File,
+            dir: default_outbox_dir(),
+            smtp_url: None,
+            webhook_url: None,
+            max_attempts: default_max_attempts(),
+            backoff_seconds: default_backoff(),
+            lease_seconds: default_lease(),
+            timeout_seconds: default_send_timeout(),
+        }
+    }
+}
+
+fn default_outbox_dir() -> String {
+    "outbox".to_owned()
+}
+
+fn default_max_attempts() -> u32 {
+    5
+}
+
+fn default_backoff() -> u64 {
+    60
+}
+
+fn default_lease() -> u64 {
+    300
+}
+
+fn default_send_timeout() -> u64 {
+    30
 }
 
 /// `[promises]`.
@@ -211,6 +343,12 @@ struct RawConfig {
     delay_reasons: Vec<DelayReason>,
     #[serde(default)]
     objectives: Vec<RawObjective>,
+    #[serde(default)]
+    people: BTreeMap<String, Person>,
+    #[serde(default)]
+    dunning: DunningRules,
+    #[serde(default)]
+    delivery: DeliveryRules,
 }
 
 /// A validated workflow configuration.
@@ -240,6 +378,12 @@ pub struct WorkflowConfig {
     pub delay_reasons: Vec<DelayReason>,
     /// Collection objectives.
     pub objectives: Vec<Objective>,
+    /// People inside the company by id (collectors, sales reps, the AR manager), for internal emails.
+    pub people: BTreeMap<String, Person>,
+    /// `[dunning]`.
+    pub dunning: DunningRules,
+    /// `[delivery]`.
+    pub delivery: DeliveryRules,
 }
 
 impl WorkflowConfig {
@@ -283,6 +427,38 @@ impl WorkflowConfig {
                 "company",
                 "timezone",
                 format!("`{}` is not an IANA time zone (e.g. Europe/Madrid)", raw.company.timezone),
+            ));
+        }
+        if !matches!(raw.company.language.as_str(), "es" | "en") {
+            return Err(invalid(
+                "company",
+                "language",
+                format!("`{}` has no templates; use `es` or `en`", raw.company.language),
+            ));
+        }
+        if raw.company.late_interest_annual_percent < Decimal::ZERO {
+            return Err(invalid("company", "late_interest_annual_percent", "is negative".into()));
+        }
+        for (id, p) in &raw.people {
+            if !p.email.contains('@') {
+                return Err(invalid(&format!("people.{id}"), "email", format!("`{}` is not an email address", p.email)));
+            }
+        }
+        let d = &raw.delivery;
+        if d.max_attempts == 0 {
+            return Err(invalid("delivery", "max_attempts", "must be at least 1".into()));
+        }
+        if d.lease_seconds == 0 || d.timeout_seconds == 0 {
+            return Err(invalid("delivery", "lease_seconds", "lease and timeout must be at least 1 second".into()));
+        }
+        if d.lease_seconds <= d.timeout_seconds {
+            return Err(invalid(
+                "delivery",
+                "lease_seconds",
+                format!(
+                    "{} s is not longer than timeout_seconds ({} s): a slow send would be taken over while still going",
+                    d.lease_seconds, d.timeout_seconds
+                ),
             ));
         }
         if raw.company.ar_manager.trim().is_empty() {
@@ -406,6 +582,9 @@ impl WorkflowConfig {
             dispute_reminders: raw.dispute_reminders,
             delay_reasons: raw.delay_reasons,
             objectives,
+            people: raw.people,
+            dunning: raw.dunning,
+            delivery: raw.delivery,
         })
     }
 

@@ -113,3 +113,9 @@ impl CaseError {
         Self::Invalid { field: field.to_owned(), message: message.into() }
     }
 }
+
+impl From<crate::templates::TemplateError> for CaseError {
+    fn from(e: crate::templates::TemplateError) -> Self {
+        Self::Invalid { field: "templates".into(), message: e.to_string() }
+    }
+}

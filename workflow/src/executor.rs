@@ -4,18 +4,20 @@
 //! earlier run or by a run going on at the same time, the transaction writes nothing and the action counts as
 //! already sent. Superseded keys are recorded too, so a missed step never fires late.
 //!
-//! Delivery of the queued messages (file, SMTP, webhook channels, retries, bounces) is not built yet.
+//! Messages are rendered here, from the templates in the recipient's language, so the outbox keeps exactly what
+//! was sent; [`crate::delivery`] delivers them.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
-use std::fmt::Write as _;
 
 use serde::Serialize;
 use sqlx::Row;
 
 use crate::cases::{self, Ctx, MessageSpec, TaskSpec};
 use crate::error::CaseError;
+use crate::ledger::{LedgerCustomer, LedgerDocument};
+use crate::templates::MessageContext;
 use crate::planner::{Plan, PlannedAction};
 use crate::store::{self, Store, Tx};
 use crate::strategy::{ActionKind, Recipient};
@@ -85,15 +87,24 @@ pub async fn record(ctx: &Ctx<'_>, plan: &Plan) -> Result<RunReport, CaseError> 
         }
         match a.kind {
             ActionKind::Email | ActionKind::Alert => {
-                let (subject, body) = render(a);
-                let role = role(a.to);
+                let (subject, body) = render(ctx, a)?;
+                let role = a.to.as_str();
+                // Internal emails go to the person's address from `[people]`; without one the id stays and the
+                // delivery fails visibly, saying what to add.
+                let recipient = match (a.kind, a.to) {
+                    (ActionKind::Email, to) if to != Recipient::Customer => a
+                        .recipient
+                        .as_deref()
+                        .map(|id| ctx.config.people.get(id).map_or(id, |p| p.email.as_str())),
+                    _ => a.recipient.as_deref(),
+                };
                 let made = cases::queue_message(
                     ctx,
                     &mut tx,
                     MessageSpec {
                         key: &a.idempotency_key,
                         channel: if a.kind == ActionKind::Alert { "alert" } else { "email" },
-                        recipient: a.recipient.as_deref(),
+                        recipient,
                         role,
                         template: &a.template,
                         customer_id: &a.customer_id,
@@ -122,7 +133,7 @@ pub async fn record(ctx: &Ctx<'_>, plan: &Plan) -> Result<RunReport, CaseError> 
                         kind: a.task.as_deref().unwrap_or("review"),
                         customer_id: &a.customer_id,
                         documents: &a.documents.join(","),
-                        role: role(a.to),
+                        role: a.to.as_str(),
                         assignee: a.recipient.as_deref(),
                         due: ctx.on,
                         origin: &format!("strategy:{}:{}", a.strategy, a.step),
@@ -166,29 +177,217 @@ async fn claim(
     Ok(true)
 }
 
-fn role(to: Recipient) -> &'static str {
-    match to {
-        Recipient::Customer => "customer",
-        Recipient::Collector => "collector",
-        Recipient::SalesRep => "sales_rep",
-        Recipient::ArManager => "ar_manager",
+
+/// The subject and body of a planned message: its template in the customer's language for customer messages, in
+/// the company's for internal ones, listing the documents (in due-date order) with per-currency totals.
+fn render(ctx: &Ctx<'_>, a: &PlannedAction) -> Result<(String, String), CaseError> {
+    let docs: Vec<&LedgerDocument> = a.documents.iter().filter_map(|d| ctx.ledger.documents.get(d)).collect();
+    if docs.len() != a.documents.len() {
+        return Err(CaseError::invalid(
+            "dunning run",
+            format!("action {} lists documents the ledger slice does not have", a.idempotency_key),
+        ));
     }
+    let fallback = LedgerCustomer { customer_id: a.customer_id.clone(), ..LedgerCustomer::default() };
+    let cust = ctx.ledger.customers.get(&a.customer_id).unwrap_or(&fallback);
+    let lang = if a.to == Recipient::Customer {
+        ctx.templates.language(cust.language.as_deref(), &ctx.config.company.language)
+    } else {
+        ctx.templates.language(None, &ctx.config.company.language)
+    };
+    let on = a.send_date;
+    let m = MessageContext::new(ctx.config, (&cust.customer_id, &cust.name), &docs, on, a.to.as_str(), (&a.strategy, &a.step));
+    Ok(ctx.templates.render(lang, &a.template, &m)?)
 }
 
-/// A plain rendering (subject and body with the documents and their total). Templates per language are not
-/// built yet; the template name travels with the message so the delivery step can render it properly.
-fn render(a: &PlannedAction) -> (String, String) {
-    let subject = format!(
-        "{} — {} document(s), {} {}",
-        a.template.replace('_', " "),
-        a.documents.len(),
-        a.total.round_dp(2),
-        a.currency
-    );
-    let mut body = format!("Customer {}\nStep {} of strategy {}\n\nDocuments:\n", a.customer_id, a.step, a.strategy);
-    for d in &a.documents {
-        let _ = writeln!(body, "  {d}");
+/// Pauses a customer's automatic dunning (until `until`, inclusive, or until resumed), with an event.
+pub async fn pause(ctx: &Ctx<'_>, customer_id: &str, until: Option<NaiveDate>, reason: &str) -> Result<(), CaseError> {
+    if reason.trim().is_empty() {
+        return Err(CaseError::invalid("--reason", "say why dunning is paused (it shows on the account's timeline)"));
     }
-    let _ = writeln!(body, "\nTotal open {}: {}", a.currency, a.total.round_dp(2));
-    (subject, body)
+    if until.is_some_and(|u| u < ctx.on) {
+        return Err(CaseError::invalid("--until", format!("{} is in the past (today is {})", until.unwrap_or_default(), ctx.on)));
+    }
+    let mut tx = ctx.store.begin().await?;
+    sqlx::query(
+        "INSERT INTO dunning_pauses (customer_id, until_date, reason, actor, at) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (customer_id) DO UPDATE SET until_date = $2, reason = $3, actor = $4, at = $5",
+    )
+    .bind(customer_id)
+    .bind(until.map(|u| u.to_string()))
+    .bind(reason)
+    .bind(ctx.actor)
+    .bind(store::instant(ctx.now))
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| ctx.store.err(e))?;
+    let note = match until {
+        Some(u) => format!("paused until {u}: {reason}"),
+        None => format!("paused until resumed: {reason}"),
+    };
+    store::record_event(&mut tx, (customer_id, "dunning_paused", customer_id), (ctx.actor, ctx.now, ctx.on), Some(&note))
+        .await
+        .map_err(|e| ctx.store.err(e))?;
+    tx.commit().await.map_err(|e| ctx.store.err(e))
+}
+
+/// Resumes a paused customer; an error when it was not paused.
+pub async fn resume(ctx: &Ctx<'_>, customer_id: &str) -> Result<(), CaseError> {
+    let mut tx = ctx.store.begin().await?;
+    let gone = sqlx::query("DELETE FROM dunning_pauses WHERE customer_id = $1")
+        .bind(customer_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| ctx.store.err(e))?;
+    if gone.rows_affected() == 0 {
+        return Err(CaseError::NotFound { what: "dunning pause for customer", id: customer_id.to_owned() });
+    }
+    store::record_event(&mut tx, (customer_id, "dunning_resumed", customer_id), (ctx.actor, ctx.now, ctx.on), None)
+        .await
+        .map_err(|e| ctx.store.err(e))?;
+    tx.commit().await.map_err(|e| ctx.store.err(e))
+}
+
+/// Customers whose dunning is paused on `on` (a pause until a date covers that date).
+pub async fn paused(store: &Store, on: NaiveDate) -> Result<BTreeSet<String>, CaseError> {
+    let rows: Vec<(String, Option<String>)> = sqlx::query_as("SELECT customer_id, until_date FROM dunning_pauses")
+        .fetch_all(store.pool())
+        .await
+        .map_err(|e| store.err(e))?;
+    Ok(rows
+        .into_iter()
+        .filter(|(_, u)| u.as_deref().is_none_or(|u| u >= on.to_string().as_str()))
+        .map(|(c, _)| c)
+        .collect())
+}
+
+/// Addresses that bounced.
+pub async fn bounced(store: &Store) -> Result<BTreeSet<String>, CaseError> {
+    let rows: Vec<String> = sqlx::query_scalar("SELECT address FROM contact_bounces")
+        .fetch_all(store.pool())
+        .await
+        .map_err(|e| store.err(e))?;
+    Ok(rows.into_iter().map(|a| a.to_ascii_lowercase()).collect())
+}
+
+/// A plan saved for approval.
+#[derive(Debug, Clone, Serialize)]
+pub struct SavedPlan {
+    /// Id.
+    pub plan_id: String,
+    /// pending, approved, rejected, executed.
+    pub state: String,
+    /// The snapshot it was planned over.
+    pub as_of: String,
+    /// Who planned it.
+    pub planned_by: String,
+    /// Who approved or rejected it.
+    pub decided_by: Option<String>,
+    /// The idempotency keys of its actions.
+    pub action_keys: BTreeSet<String>,
+    /// One line about it.
+    pub summary: String,
+}
+
+/// Saves a plan for approval; returns its id.
+pub async fn save_plan(ctx: &Ctx<'_>, plan: &Plan) -> Result<String, CaseError> {
+    let mut tx = ctx.store.begin().await?;
+    let id = store::next_id(&mut tx, "PLAN").await.map_err(|e| ctx.store.err(e))?;
+    let keys: Vec<&str> = plan.actions.iter().map(|a| a.idempotency_key.as_str()).collect();
+    let customers: BTreeSet<&str> = plan.actions.iter().map(|a| a.customer_id.as_str()).collect();
+    let summary = format!("{} action(s) for {} customer(s), {} skipped", keys.len(), customers.len(), plan.skipped.len());
+    sqlx::query(
+        "INSERT INTO dunning_plans (plan_id, state, as_of, planned_at, planned_by, action_keys, summary) \
+         VALUES ($1, 'pending', $2, $3, $4, $5, $6)",
+    )
+    .bind(&id)
+    .bind(ctx.ledger.as_of.to_string())
+    .bind(store::instant(ctx.now))
+    .bind(ctx.actor)
+    .bind(keys.join("\n"))
+    .bind(&summary)
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| ctx.store.err(e))?;
+    tx.commit().await.map_err(|e| ctx.store.err(e))?;
+    Ok(id)
+}
+
+/// Approves (or rejects) a pending plan. Whoever planned it cannot approve it.
+pub async fn decide_plan(ctx: &Ctx<'_>, plan_id: &str, approve: bool) -> Result<SavedPlan, CaseError> {
+    let plan = saved_plan(ctx.store, plan_id).await?;
+    if plan.state != "pending" {
+        return Err(CaseError::invalid("plan", format!("{plan_id} is {}; only a pending plan can be decided", plan.state)));
+    }
+    if approve && plan.planned_by == ctx.actor {
+        return Err(CaseError::invalid(
+            "--as",
+            format!("{} planned {plan_id}; someone else must approve it (four eyes)", ctx.actor),
+        ));
+    }
+    let state = if approve { "approved" } else { "rejected" };
+    let done = sqlx::query(
+        "UPDATE dunning_plans SET state = $2, decided_by = $3, decided_at = $4 WHERE plan_id = $1 AND state = 'pending'",
+    )
+    .bind(plan_id)
+    .bind(state)
+    .bind(ctx.actor)
+    .bind(store::instant(ctx.now))
+    .execute(ctx.store.pool())
+    .await
+    .map_err(|e| ctx.store.err(e))?;
+    if done.rows_affected() == 0 {
+        return Err(CaseError::invalid("plan", format!("{plan_id} was decided by someone else meanwhile")));
+    }
+    saved_plan(ctx.store, plan_id).await
+}
+
+/// A saved plan.
+pub async fn saved_plan(store: &Store, plan_id: &str) -> Result<SavedPlan, CaseError> {
+    let r: Option<(String, String, String, Option<String>, String, String)> = sqlx::query_as(
+        "SELECT state, as_of, planned_by, decided_by, action_keys, summary FROM dunning_plans WHERE plan_id = $1",
+    )
+    .bind(plan_id)
+    .fetch_optional(store.pool())
+    .await
+    .map_err(|e| store.err(e))?;
+    let Some((state, as_of, planned_by, decided_by, keys, summary)) = r else {
+        return Err(CaseError::NotFound { what: "dunning plan", id: plan_id.to_owned() });
+    };
+    Ok(SavedPlan {
+        plan_id: plan_id.to_owned(),
+        state,
+        as_of,
+        planned_by,
+        decided_by,
+        action_keys: keys.lines().map(str::to_owned).collect(),
+        summary,
+    })
+}
+
+/// Keeps only the actions of an approved plan. Actions planned since (not approved) are returned apart; approved
+/// actions no longer due (paid meanwhile, say) are simply not in `plan`.
+pub async fn restrict_to_approved(ctx: &Ctx<'_>, plan_id: &str, plan: &mut Plan) -> Result<Vec<PlannedAction>, CaseError> {
+    let saved = saved_plan(ctx.store, plan_id).await?;
+    // `executed` again: a run that stopped half-way may be repeated; what it recorded is not recorded twice.
+    if saved.state != "approved" && saved.state != "executed" {
+        return Err(CaseError::invalid(
+            "--plan",
+            format!("{plan_id} is {}; approve it first with `cobro dunning approve {plan_id}`", saved.state),
+        ));
+    }
+    let (keep, held): (Vec<_>, Vec<_>) =
+        std::mem::take(&mut plan.actions).into_iter().partition(|a| saved.action_keys.contains(&a.idempotency_key));
+    plan.actions = keep;
+    Ok(held)
+}
+
+/// Marks an approved plan executed, once its run has recorded it.
+pub async fn mark_executed(store: &Store, plan_id: &str) -> Result<(), CaseError> {
+    sqlx::query("UPDATE dunning_plans SET state = 'executed' WHERE plan_id = $1 AND state = 'approved'")
+        .bind(plan_id)
+        .execute(store.pool())
+        .await
+        .map_err(|e| store.err(e))?;
+    Ok(())
 }

@@ -8,6 +8,7 @@
 
 pub mod cases;
 pub mod config;
+pub mod delivery;
 pub mod error;
 pub mod executor;
 pub mod export;
@@ -17,6 +18,7 @@ pub mod planner;
 pub mod status;
 pub mod store;
 pub mod strategy;
+pub mod templates;
 pub mod tick;
 pub mod views;
 
@@ -29,3 +31,11 @@ pub use error::CaseError;
 pub use ledger::{Ledger, LedgerCustomer, LedgerDocument};
 pub use status::{Status, Transition};
 pub use store::Store;
+
+/// Stops the process at a named point when `COBRO_FAILPOINT` names it: how the fault tests kill a command
+/// between two writes (or between a send and its record).
+pub(crate) fn failpoint(name: &str) {
+    if std::env::var("COBRO_FAILPOINT").is_ok_and(|v| v == name) {
+        std::process::abort();
+    }
+}

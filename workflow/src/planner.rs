@@ -39,6 +39,8 @@ pub struct PlanCustomer {
     pub vip: bool,
     /// Dunning paused by a person.
     pub paused: bool,
+    /// Its email address bounced: no customer emails until the ERP has another one.
+    pub email_bounced: bool,
     /// Account group.
     pub account_group: Option<String>,
     /// Effective segment.
@@ -109,6 +111,8 @@ pub enum SkipReason {
     Paused,
     /// Below the action's minimum balance.
     BelowThreshold,
+    /// The customer's email address bounced; a collector has a task to correct it.
+    BouncedAddress,
     /// The customer's unapplied cash or credits cover the overdue amount: ask to apply them, don't chase.
     UnappliedCashCovers,
     /// The payment feed is too old or the control totals do not tie out.
@@ -334,6 +338,10 @@ pub fn plan(inputs: &PlanInputs<'_>, strategies: &StrategySet) -> Plan {
                 }
                 if a.to == Recipient::Customer && c.vip {
                     out.skipped.push(skip(Some(&st.name), SkipReason::Vip, Vec::new()));
+                    continue;
+                }
+                if a.to == Recipient::Customer && a.kind == ActionKind::Email && c.email_bounced {
+                    out.skipped.push(skip(Some(&st.name), SkipReason::BouncedAddress, Vec::new()));
                     continue;
                 }
                 if a.min_balance.is_some_and(|m| open.get(&pair).copied().unwrap_or_default() < m) {

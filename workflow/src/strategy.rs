@@ -86,6 +86,18 @@ pub enum Recipient {
     ArManager,
 }
 
+impl Recipient {
+    /// `customer`, `collector`, `sales_rep`, `ar_manager`: as in strategy files and the outbox's recipient_role.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Customer => "customer",
+            Self::Collector => "collector",
+            Self::SalesRep => "sales_rep",
+            Self::ArManager => "ar_manager",
+        }
+    }
+}
+
 /// Kinds of task a step may create.
 pub const TASK_KINDS: &[&str] = &["call", "email", "review", "decide_action", "follow_up"];
 

@@ -16,6 +16,7 @@ use crate::error::CaseError;
 use crate::ledger::{Ledger, LedgerCustomer, LedgerDocument};
 use crate::status::Status;
 use crate::store::Store;
+use crate::templates::Templates;
 
 fn d(s: &str) -> NaiveDate {
     s.parse().unwrap()
@@ -73,7 +74,9 @@ fn now() -> DateTime<Utc> {
 }
 
 fn ctx<'a>(store: &'a Store, config: &'a WorkflowConfig, ledger: &'a Ledger, actor: &'a str) -> Ctx<'a> {
-    Ctx { store, config, ledger, actor, now: now(), on: d("2024-12-02") }
+    static TEMPLATES: std::sync::OnceLock<Templates> = std::sync::OnceLock::new();
+    let templates = TEMPLATES.get_or_init(Templates::builtin);
+    Ctx { store, config, ledger, templates, actor, now: now(), on: d("2024-12-02") }
 }
 
 fn outcome(docs: &[&str], kind: OutcomeKind) -> Outcome {

@@ -119,3 +119,12 @@ pub async fn tasks(store: &Store, assignee: Option<&str>, all: bool) -> Result<V
     sql.push_str(" ORDER BY due_date, task_id");
     rows(store, &sql, &binds).await
 }
+
+/// The outbox: every message (without its body), newest first, optionally in one state.
+pub async fn messages(store: &Store, state: Option<&str>) -> Result<Vec<TextRow>, CaseError> {
+    let sql = "SELECT message_id, state, channel, recipient_role, recipient, template, customer_id, document_ids, \
+                      CAST(attempts AS TEXT) AS attempts, send_after, sent_at, delivered_via, rfc_message_id, \
+                      last_error, bounce_reason, subject \
+               FROM messages WHERE ($1 = '' OR state = $1) ORDER BY created_date DESC, message_id DESC";
+    rows(store, sql, &[state.unwrap_or("")]).await
+}
