@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Installs what the test suite needs beyond the Rust toolchain. The main suite needs nothing: it uses the binary
-# that `cargo test` builds, SQLite (compiled in) and temporary directories. PostgreSQL is installed by
-# ci/postgres.sh, the only step that needs it. Later gates (SMTP sink, Chromium) add their installs here, so that a
-# fresh machine finds them missing in CI first.
+# Installs what the test suite needs beyond the Rust toolchain: the binary that `cargo test` builds, SQLite
+# (compiled in) and temporary directories need nothing; the delivery tests start a real SMTP server, aiosmtpd
+# (Python). PostgreSQL is installed by ci/postgres.sh, the only step that needs it. ci/test.sh (the README's test
+# command) runs this first, so a fresh machine gets the same installs as CI. Idempotent and quick when done.
 set -euo pipefail
 command -v cargo >/dev/null || { echo "cargo is required (rustup toolchain from rust-toolchain.toml)" >&2; exit 1; }
 rustup show active-toolchain >/dev/null 2>&1 || true
+command -v python3 >/dev/null || { echo "python3 is required (the SMTP sink of the delivery tests)" >&2; exit 1; }
+python3 -c 'import aiosmtpd' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check 'aiosmtpd==1.4.6'

@@ -241,6 +241,9 @@ pub enum DunningAction {
         /// Why (shown on the customer's timeline).
         #[arg(long)]
         reason: String,
+        /// When it is recorded (RFC 3339); defaults to now.
+        #[arg(long)]
+        at: Option<chrono::DateTime<chrono::Utc>>,
         /// Who pauses.
         #[arg(long = "as", value_name = "USER", env = "COBRO_USER")]
         by: Option<String>,

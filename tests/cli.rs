@@ -10,6 +10,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_cobro");
 
 #[path = "cli/cases.rs"]
 mod cases;
+#[path = "cli/delivery.rs"]
+mod delivery;
 #[path = "cli/dunning.rs"]
 mod dunning;
 #[path = "cli/metrics.rs"]

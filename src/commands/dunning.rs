@@ -126,11 +126,12 @@ pub async fn run(ctx: &Ctx, action: DunningAction) -> anyhow::Result<Done> {
             store.close().await;
             super::case::print_recorded(&r, false)?;
         }
-        DunningAction::Pause { customer, until, reason, by } => {
+        DunningAction::Pause { customer, until, reason, at, by } => {
             let store = ctx.store().await?;
             let who = who(by);
             let ledger = cobro_workflow::Ledger::default();
-            executor::pause(&case_ctx(ctx, &store, &ledger, &who, SystemClock.now())?, &customer, until, &reason).await?;
+            let now = at.unwrap_or_else(|| SystemClock.now());
+            executor::pause(&case_ctx(ctx, &store, &ledger, &who, now)?, &customer, until, &reason).await?;
             store.close().await;
             match until {
                 Some(u) => out!("{customer}: automatic dunning paused until {u} (inclusive): {reason}")?,

@@ -624,6 +624,25 @@ mod tests {
     }
 
     #[test]
+    fn a_paused_customer_is_not_chased_and_a_bounced_address_gets_no_email_while_the_team_still_acts() {
+        let w = World::new("2024-12-10T09:00:00Z")
+            .with(PlanCustomer { paused: true, ..customer("P") }, vec![doc("P1", "P", "2024-11-03", "2024-12-03", 9000)])
+            .with(
+                PlanCustomer { email_bounced: true, ..customer("B") },
+                vec![doc("B1", "B", "2024-11-03", "2024-12-03", 9000)],
+            );
+        insta::assert_snapshot!(table(&w.plan()), @"
+            12-10 09:00 d+7   salesrep   call_customer          B           B1 = 9000
+            12-10 09:00 d+7   salesrep   sales_rep_alert        B           B1 = 9000
+            skip B1 d+0 Superseded
+            skip B1 d+7 BouncedAddress
+            skip B1 d-3 Superseded
+            skip B1 issue Superseded
+            skip P1 d+7 Paused
+        ");
+    }
+
+    #[test]
     fn a_missed_week_sends_one_catch_up_message_not_five() {
         // Nothing ran since before the invoice was issued; on D+14 only the D+14 step fires.
         let mut w = World::new("2024-12-17T09:00:00Z")
