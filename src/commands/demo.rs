@@ -70,7 +70,16 @@ pub async fn run(ctx: &super::Ctx, args: DemoArgs) -> anyhow::Result<Done> {
     .await?;
 
     out!(
-        "\nNext:\n  cobro --data-dir {dir} queue --as-of {as_of}\n  cobro --data-dir {dir} segments --as-of {as_of}\n  cobro --data-dir {dir} metrics --as-of {as_of}\n  cobro --data-dir {dir} sql \"SELECT * FROM ar_monthly ORDER BY month\"\n  cobro --data-dir {dir} sql \"SELECT * FROM open_items ORDER BY days_past_due DESC LIMIT 10\"",
+        "\n== 6. dunning plan at {as_of} 09:00 UTC (a dry run of data/strategies/default.toml; nothing is sent)",
+        as_of = args.as_of
+    )?;
+    super::dunning::demo_summary(ctx, args.as_of).await?;
+    out!(
+        "  The sample has no email addresses, collectors or sales reps: `cobro dunning run` would keep those messages\n  as failed (no address) and the tasks unassigned. With a ledger that has them, the file channel writes each\n  email to <data-dir>/outbox/*.eml; `--channel smtp --smtp-url smtp://host:port` sends them."
+    )?;
+
+    out!(
+        "\nNext:\n  cobro --data-dir {dir} dunning plan --as-of {as_of} --at {as_of}T09:00:00Z\n  cobro --data-dir {dir} queue --as-of {as_of}\n  cobro --data-dir {dir} segments --as-of {as_of}\n  cobro --data-dir {dir} metrics --as-of {as_of}\n  cobro --data-dir {dir} sql \"SELECT * FROM ar_monthly ORDER BY month\"\n  cobro --data-dir {dir} sql \"SELECT * FROM open_items ORDER BY days_past_due DESC LIMIT 10\"",
         dir = data_dir.display(),
         as_of = args.as_of
     )?;

@@ -166,6 +166,30 @@ pub async fn run(ctx: &Ctx, action: DunningAction) -> anyhow::Result<Done> {
     Ok(Done::Clean)
 }
 
+/// The demo's dunning step: the dry run at 09:00 UTC on the snapshot date, summarised by step and template, with
+/// the skips by reason.
+pub async fn demo_summary(ctx: &Ctx, as_of: cobro_domain::AsOf) -> anyhow::Result<()> {
+    let at = as_of.date().and_hms_opt(9, 0, 0).map(|t| t.and_utc());
+    let built = build(ctx, &DunningRun { as_of: Some(as_of), at, strategies: None }).await?;
+    let mut by_step: BTreeMap<(String, String, String), (usize, Decimal)> = BTreeMap::new();
+    for a in &built.plan.actions {
+        let e = by_step.entry((a.step.clone(), a.to.as_str().to_owned(), a.template.clone())).or_default();
+        e.0 += 1;
+        e.1 += a.total;
+    }
+    out!("  {:<6} {:<10} {:<22} {:>7} {:>12}", "step", "to", "template", "actions", "amount")?;
+    for ((step, to, template), (n, total)) in &by_step {
+        out!("  {step:<6} {to:<10} {template:<22} {n:>7} {:>12}", total.round_dp(2))?;
+    }
+    let mut by_reason: BTreeMap<String, usize> = BTreeMap::new();
+    for s in &built.plan.skipped {
+        *by_reason.entry(serde_json::to_value(s.reason)?.as_str().unwrap_or_default().to_owned()).or_default() += 1;
+    }
+    let reasons: Vec<String> = by_reason.iter().map(|(r, n)| format!("{r} {n}")).collect();
+    out!("  not chased: {}", reasons.join(", "))?;
+    Ok(())
+}
+
 fn who(by: Option<String>) -> String {
     by.or_else(|| std::env::var("USER").ok()).filter(|s| !s.trim().is_empty()).unwrap_or_else(|| "cli".to_owned())
 }

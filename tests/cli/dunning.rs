@@ -88,3 +88,34 @@ fn two_dunning_runs_at_once_record_every_action_once_and_a_rerun_records_nothing
     assert_eq!(recorded, planned, "every planned action exactly once:\n{listing}");
     assert_eq!(count("SELECT COUNT(*) - COUNT(DISTINCT idempotency_key) FROM messages"), 0);
 }
+
+#[test]
+fn a_snapshot_whose_open_items_no_longer_tie_out_to_its_control_totals_chases_nobody() {
+    let tmp = super::cases::ledger();
+    let dir = tmp.path();
+    let manifest = dir.join("snapshots/as_of=2024-12-31/v=1/manifest.json");
+    let text = std::fs::read_to_string(&manifest).expect("manifest");
+    // As if open_items.parquet had been swapped for another file after the snapshot was built: the manifest's
+    // EUR balance (13,742.50 in the files) no longer matches.
+    let damaged = text.replace("\"open_items.balance.EUR\": \"13742.5\"", "\"open_items.balance.EUR\": \"13000\"");
+    assert_ne!(text, damaged, "the fixture's EUR control total moved: {text}");
+    std::fs::write(&manifest, damaged).expect("write");
+    let out = ok(cobro(dir, &["dunning", "plan", "--at", "2024-12-31T09:00:00Z"]));
+    assert!(
+        out.contains("control totals do not tie out (open_items.balance.EUR: manifest 13000 vs files 13742.5)"),
+        "{out}"
+    );
+    assert!(out.contains("\n0 action(s)"), "{out}");
+    let plan: serde_json::Value =
+        serde_json::from_str(&ok(cobro(dir, &["dunning", "plan", "--at", "2024-12-31T09:00:00Z", "--format", "json"])))
+            .expect("json");
+    // Every open, undisputed invoice is held for the stale feed (paid and disputed ones keep their own reason).
+    let open_skips: Vec<&serde_json::Value> = plan["skipped"]
+        .as_array()
+        .expect("skipped")
+        .iter()
+        .filter(|s| s["reason"] != "paid" && s["reason"] != "dispute")
+        .collect();
+    assert_eq!(open_skips.len(), 14, "{plan}");
+    assert!(open_skips.iter().all(|s| s["reason"] == "stale_feed"), "{plan}");
+}
