@@ -25,4 +25,5 @@ run "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -o "-p $port -k $dir -c listen_ad
 export COBRO_TEST_PG_URL="postgres://postgres@127.0.0.1:$port/postgres"
 echo "PostgreSQL $("$bin/postgres" --version | awk '{print $3}') on port $port"
 cargo test --workspace --locked --lib -- \
-    paid_credited_unknown_and_foreign two_writers_on_one_invoice no_sequence_of_commands_breaks_the_store
+    paid_credited_unknown_and_foreign two_writers_on_one_invoice no_sequence_of_commands_breaks_the_store \
+    two_workers_deliver_each_message_once

@@ -29,7 +29,8 @@ pub async fn run(ctx: &Ctx, action: DunningAction) -> anyhow::Result<Done> {
             let saved = if save {
                 let store = ctx.store().await?;
                 let who = who(by);
-                let id = executor::save_plan(&case_ctx(ctx, &store, &built.ledger, &who, built.now)?, &built.plan).await?;
+                let id =
+                    executor::save_plan(&case_ctx(ctx, &store, &built.ledger, &who, built.now)?, &built.plan).await?;
                 store.close().await;
                 Some(id)
             } else {
@@ -96,8 +97,9 @@ pub async fn run(ctx: &Ctx, action: DunningAction) -> anyhow::Result<Done> {
             let config = ctx.workflow()?;
             let channel = open_channel(ctx, &delivery)?;
             let store = ctx.store().await?;
-            let r = delivery::deliver(&store, config, &channel, at.unwrap_or_else(|| SystemClock.now()), delivery.limit)
-                .await?;
+            let r =
+                delivery::deliver(&store, config, &channel, at.unwrap_or_else(|| SystemClock.now()), delivery.limit)
+                    .await?;
             store.close().await;
             print_delivery(&channel, &r)?;
             if !r.failed.is_empty() {
@@ -108,8 +110,9 @@ pub async fn run(ctx: &Ctx, action: DunningAction) -> anyhow::Result<Done> {
             let store = ctx.store().await?;
             let who = who(by);
             let ledger = cobro_workflow::Ledger::default();
-            let saved = executor::decide_plan(&case_ctx(ctx, &store, &ledger, &who, SystemClock.now())?, &plan, !reject)
-                .await?;
+            let saved =
+                executor::decide_plan(&case_ctx(ctx, &store, &ledger, &who, SystemClock.now())?, &plan, !reject)
+                    .await?;
             store.close().await;
             out!("{} {} by {}: {}", saved.plan_id, saved.state, who, saved.summary)?;
             if !reject {
@@ -158,7 +161,17 @@ pub async fn run(ctx: &Ctx, action: DunningAction) -> anyhow::Result<Done> {
                 super::case_views::table(
                     "Messages",
                     &rows,
-                    &["message_id", "state", "channel", "recipient", "template", "customer_id", "attempts", "sent_at", "last_error"],
+                    &[
+                        "message_id",
+                        "state",
+                        "channel",
+                        "recipient",
+                        "template",
+                        "customer_id",
+                        "attempts",
+                        "sent_at",
+                        "last_error",
+                    ],
                 )?;
             }
         }
@@ -204,7 +217,15 @@ fn case_ctx<'a>(
 ) -> anyhow::Result<CaseCtx<'a>> {
     let config = ctx.workflow()?;
     let tz: chrono_tz::Tz = config.company.timezone.parse().unwrap_or(chrono_tz::UTC);
-    Ok(CaseCtx { store, config, ledger, templates: ctx.templates()?, actor, now, on: now.with_timezone(&tz).date_naive() })
+    Ok(CaseCtx {
+        store,
+        config,
+        ledger,
+        templates: ctx.templates()?,
+        actor,
+        now,
+        on: now.with_timezone(&tz).date_naive(),
+    })
 }
 
 fn open_channel(ctx: &Ctx, d: &Delivery) -> anyhow::Result<delivery::Channel> {
@@ -247,7 +268,9 @@ async fn collector_of_message(ctx: &Ctx, store: &cobro_workflow::Store, message:
         .into_iter()
         .find(|r| {
             r.get("message_id").and_then(|v| v.as_deref()) == Some(message)
-                || r.get("rfc_message_id").and_then(|v| v.as_deref()).is_some_and(|m| m.trim_matches(['<', '>']) == message.trim_matches(['<', '>']))
+                || r.get("rfc_message_id")
+                    .and_then(|v| v.as_deref())
+                    .is_some_and(|m| m.trim_matches(['<', '>']) == message.trim_matches(['<', '>']))
         })?
         .get("customer_id")?
         .clone()?;
@@ -410,8 +433,10 @@ async fn tie_out(
         seen.insert(format!("open_items.balance.{cur}"), r[1].clone().unwrap_or_default());
         seen.insert(format!("open_items.count.{cur}"), r[2].clone().unwrap_or_default());
     }
-    let expected: BTreeMap<&String, &String> =
-        totals.iter().filter(|(k, _)| k.starts_with("open_items.balance.") || k.starts_with("open_items.count.")).collect();
+    let expected: BTreeMap<&String, &String> = totals
+        .iter()
+        .filter(|(k, _)| k.starts_with("open_items.balance.") || k.starts_with("open_items.count."))
+        .collect();
     let keys: BTreeSet<&String> = expected.keys().copied().chain(seen.keys()).collect();
     let mut diffs = Vec::new();
     for k in keys {

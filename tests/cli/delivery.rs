@@ -46,11 +46,9 @@ impl Sink {
             .expect("python3 runs (ci/install.sh installs aiosmtpd)");
         let mut line = String::new();
         BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("the sink says its port");
-        let port = line
-            .trim()
-            .strip_prefix("PORT ")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("the SMTP sink did not start (is aiosmtpd installed? run ci/install.sh): {line:?}"));
+        let port = line.trim().strip_prefix("PORT ").and_then(|p| p.parse().ok()).unwrap_or_else(|| {
+            panic!("the SMTP sink did not start (is aiosmtpd installed? run ci/install.sh): {line:?}")
+        });
         Self { child, dir, port }
     }
 
@@ -117,7 +115,10 @@ fn smtp_delivery_sends_each_email_once_with_recipients_subject_invoice_lines_and
     let got = sink.received();
     let mut to: Vec<&str> = got.iter().map(|r| r.to.as_str()).collect();
     to.sort_unstable();
-    assert_eq!(to, ["admin@talleres-levante.example", "ap@distribuciones-sur.example", "pagos@ferreteria-norte.example"]);
+    assert_eq!(
+        to,
+        ["admin@talleres-levante.example", "ap@distribuciones-sur.example", "pagos@ferreteria-norte.example"]
+    );
     // 000201 is Spanish: the action notice lists its two invoices (worked out in docs/dunning.md) and the total.
     let norte = got.iter().find(|r| r.to == "pagos@ferreteria-norte.example").expect("000201's notice");
     assert_eq!(norte.envelope_to, ["pagos@ferreteria-norte.example"]);
@@ -138,7 +139,8 @@ fn smtp_delivery_sends_each_email_once_with_recipients_subject_invoice_lines_and
     assert_eq!((field(m, "state"), field(m, "rfc_message_id")), ("sent", norte.message_id.as_str()));
 
     // 000203 is in Chicago and English: its notice goes at 09:00 there, not before.
-    let early = dunning(dir, &["deliver", "--at", "2024-12-31T14:59:00Z", "--channel", "smtp", "--smtp-url", &sink.url()]);
+    let early =
+        dunning(dir, &["deliver", "--at", "2024-12-31T14:59:00Z", "--channel", "smtp", "--smtp-url", &sink.url()]);
     assert!(early.contains("0 sent"), "{early}");
     dunning(dir, &["deliver", "--at", "2024-12-31T15:00:00Z", "--channel", "smtp", "--smtp-url", &sink.url()]);
     let got = sink.received();
@@ -201,7 +203,8 @@ fn a_worker_killed_between_send_and_record_repeats_at_most_that_one_email_with_t
     assert!(!killed.status.success(), "the failpoint stops the worker: {}", text(&killed));
     let first = sink.received();
     assert_eq!(first.len(), 1, "one email went out before the crash");
-    let stranded = messages(dir).into_iter().find(|m| field(m, "state") == "sending").expect("one message left claimed");
+    let stranded =
+        messages(dir).into_iter().find(|m| field(m, "state") == "sending").expect("one message left claimed");
     assert_eq!(field(&stranded, "rfc_message_id"), first[0].message_id);
 
     // Within the lease (300 s) another worker leaves the claimed message alone and sends the rest.
@@ -216,9 +219,12 @@ fn a_worker_killed_between_send_and_record_repeats_at_most_that_one_email_with_t
     let n = copies(&got);
     assert_eq!(n.len(), 3, "three distinct messages: {n:?}");
     assert_eq!(n.get(&first[0].message_id), Some(&2), "only the one in flight at the crash is repeated: {n:?}");
-    assert!(messages(dir).iter().filter(|m| field(m, "channel") == "email").all(|m| {
-        field(m, "state") == "sent" || field(m, "recipient") == "ap@maplehardware.example"
-    }));
+    assert!(
+        messages(dir)
+            .iter()
+            .filter(|m| field(m, "channel") == "email")
+            .all(|m| { field(m, "state") == "sent" || field(m, "recipient") == "ap@maplehardware.example" })
+    );
 }
 
 #[test]
@@ -242,7 +248,10 @@ fn a_transient_smtp_failure_is_retried_after_the_backoff() {
 
 /// A real HTTP server on 127.0.0.1 that answers the first `fail` requests 503 and the rest 200, and keeps every
 /// request (head and body).
-fn webhook_server(fail: usize) -> (String, Arc<Mutex<Vec<(String, String)>>>) {
+/// Requests a test server received: (head, body).
+type Requests = Arc<Mutex<Vec<(String, String)>>>;
+
+fn webhook_server(fail: usize) -> (String, Requests) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let url = format!("http://{}/hooks/sms", listener.local_addr().expect("addr"));
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -302,7 +311,10 @@ fn the_webhook_channel_posts_signed_json_with_the_idempotency_key_and_retries_a_
     for (head, body) in &seen {
         let json: serde_json::Value = serde_json::from_str(body).expect("json body");
         let key = json["idempotency_key"].as_str().expect("key");
-        assert!(head.to_ascii_lowercase().contains(&format!("idempotency-key: {}", key.to_ascii_lowercase())), "{head}");
+        assert!(
+            head.to_ascii_lowercase().contains(&format!("idempotency-key: {}", key.to_ascii_lowercase())),
+            "{head}"
+        );
         let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"s3cret").expect("key");
         mac.update(body.as_bytes());
         let want = format!("x-cobro-signature: sha256={}", hex::encode(mac.finalize().into_bytes()));
@@ -320,9 +332,11 @@ fn a_bounce_holds_the_address_and_tasks_the_collector_and_a_pause_stops_the_cust
     // The file channel wrote the emails as .eml files under the data directory.
     let eml = std::fs::read_dir(dir.join("outbox")).expect("outbox").count();
     assert_eq!(eml, 3);
-    let norte = messages(dir).into_iter().find(|m| field(&m, "customer_id") == "000201" && field(&m, "channel") == "email");
+    let norte =
+        messages(dir).into_iter().find(|m| field(m, "customer_id") == "000201" && field(m, "channel") == "email");
     let norte = norte.expect("000201's email");
-    let out = dunning(dir, &["bounce", field(&norte, "rfc_message_id"), "--reason", "550 5.1.1 user unknown", "--as", "ops"]);
+    let out =
+        dunning(dir, &["bounce", field(&norte, "rfc_message_id"), "--reason", "550 5.1.1 user unknown", "--as", "ops"]);
     assert!(out.contains("pagos@ferreteria-norte.example is held") && out.contains("task"), "{out}");
     // Reported twice: nothing changes.
     let again = dunning(dir, &["bounce", field(&norte, "message_id"), "--reason", "550 5.1.1 user unknown"]);
@@ -332,7 +346,18 @@ fn a_bounce_holds_the_address_and_tasks_the_collector_and_a_pause_stops_the_cust
 
     dunning(
         dir,
-        &["pause", "000202", "--until", "2025-01-15", "--reason", "CFO negotiating a payment plan", "--as", "cfo", "--at", AT],
+        &[
+            "pause",
+            "000202",
+            "--until",
+            "2025-01-15",
+            "--reason",
+            "CFO negotiating a payment plan",
+            "--as",
+            "cfo",
+            "--at",
+            AT,
+        ],
     );
     // Two days later (the feed is still fresh): 000201's customer emails are held for the bounced address (the
     // D+7 reminder of DN-4902 the daily cap held back on the 31st); 000202 is paused.
@@ -341,15 +366,7 @@ fn a_bounce_holds_the_address_and_tasks_the_collector_and_a_pause_stops_the_cust
         &["plan", "--at", "2025-01-02T09:00:00Z", "--as-of", "2024-12-31", "--format", "json"],
     ))
     .expect("json");
-    let reasons = |c: &str| -> Vec<String> {
-        plan["skipped"]
-            .as_array()
-            .expect("skipped")
-            .iter()
-            .filter(|s| s["customer_id"] == c)
-            .map(|s| s["reason"].as_str().unwrap_or("").to_owned())
-            .collect()
-    };
+    let reasons = |c: &str| super::dunning::reasons(&plan, "customer_id", c);
     let held = ["paused", "paid", "already_sent"];
     assert!(reasons("000202").iter().all(|r| held.contains(&r.as_str())), "{:?}", reasons("000202"));
     assert!(reasons("000202").contains(&"paused".to_owned()));

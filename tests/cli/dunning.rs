@@ -2,6 +2,17 @@
 
 use super::{cobro, ok};
 
+/// The reasons of a plan's skipped items whose `key` is `value` (a document or a customer), in plan order.
+pub(super) fn reasons(plan: &serde_json::Value, key: &str, value: &str) -> Vec<String> {
+    plan["skipped"]
+        .as_array()
+        .expect("skipped")
+        .iter()
+        .filter(|s| s[key] == value)
+        .map(|s| s["reason"].as_str().unwrap_or("").to_owned())
+        .collect()
+}
+
 #[test]
 fn the_plan_skips_disputed_and_promised_invoices_and_sends_in_each_customers_window() {
     let tmp = super::cases::ledger();
@@ -24,15 +35,7 @@ fn the_plan_skips_disputed_and_promised_invoices_and_sends_in_each_customers_win
     ));
     let out = ok(cobro(dir, &["dunning", "plan", "--at", "2024-12-31T09:00:00Z", "--format", "json"]));
     let plan: serde_json::Value = serde_json::from_str(&out).expect("json");
-    let skipped = |doc: &str| -> Vec<String> {
-        plan["skipped"]
-            .as_array()
-            .expect("skipped")
-            .iter()
-            .filter(|s| s["document_id"] == doc)
-            .map(|s| s["reason"].as_str().unwrap_or("").to_owned())
-            .collect()
-    };
+    let skipped = |doc: &str| reasons(&plan, "document_id", doc);
     // INV-4016 carries the ERP's dispute flag and has no dispute record; INV-4021 is promised; INV-4023 is paid.
     assert_eq!(skipped("INV-4016"), ["dispute"]);
     assert_eq!(skipped("INV-4021"), ["promise"]);

@@ -441,7 +441,11 @@ impl WorkflowConfig {
         }
         for (id, p) in &raw.people {
             if !p.email.contains('@') {
-                return Err(invalid(&format!("people.{id}"), "email", format!("`{}` is not an email address", p.email)));
+                return Err(invalid(
+                    &format!("people.{id}"),
+                    "email",
+                    format!("`{}` is not an email address", p.email),
+                ));
             }
         }
         let d = &raw.delivery;

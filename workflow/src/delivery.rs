@@ -149,8 +149,8 @@ pub struct DeliveryReport {
     pub failed: Vec<(String, String)>,
 }
 
-/// A claimed message.
-#[derive(Debug, Clone, Serialize)]
+/// A claimed message (also the webhook's JSON body).
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 struct Outgoing {
     message_id: String,
     rfc_message_id: String,
@@ -269,7 +269,7 @@ async fn claim(
     if won.rows_affected() == 0 {
         return Ok(None);
     }
-    let r = sqlx::query(
+    let m = sqlx::query_as::<_, Outgoing>(
         "SELECT message_id, rfc_message_id, idempotency_key, channel, recipient, recipient_role, template, customer_id, \
                 document_ids, subject, body, attempts FROM messages WHERE message_id = $1",
     )
@@ -277,21 +277,7 @@ async fn claim(
     .fetch_one(store.pool())
     .await
     .map_err(|e| store.err(e))?;
-    let e = |e| store.err(e);
-    Ok(Some(Outgoing {
-        message_id: r.try_get(0).map_err(e)?,
-        rfc_message_id: r.try_get(1).map_err(e)?,
-        idempotency_key: r.try_get(2).map_err(e)?,
-        channel: r.try_get(3).map_err(e)?,
-        recipient: r.try_get(4).map_err(e)?,
-        recipient_role: r.try_get(5).map_err(e)?,
-        template: r.try_get(6).map_err(e)?,
-        customer_id: r.try_get(7).map_err(e)?,
-        document_ids: r.try_get(8).map_err(e)?,
-        subject: r.try_get(9).map_err(e)?,
-        body: r.try_get(10).map_err(e)?,
-        attempts: r.try_get(11).map_err(e)?,
-    }))
+    Ok(Some(m))
 }
 
 async fn send(channel: &Channel, from: &Mailbox, m: &Outgoing) -> Result<(), SendError> {
@@ -452,8 +438,17 @@ pub async fn bounce(
     reason: &str,
     collector: Option<&str>,
 ) -> Result<crate::cases::Recorded, CaseError> {
+    #[derive(sqlx::FromRow)]
+    struct Bounced {
+        message_id: String,
+        recipient: Option<String>,
+        customer_id: Option<String>,
+        recipient_role: String,
+        state: String,
+        document_ids: Option<String>,
+    }
     let store = ctx.store;
-    let row: Option<(String, Option<String>, Option<String>, String, String, Option<String>)> = sqlx::query_as(
+    let row: Option<Bounced> = sqlx::query_as(
         "SELECT message_id, recipient, customer_id, recipient_role, state, document_ids FROM messages \
          WHERE message_id = $1 OR rfc_message_id = $1 OR rfc_message_id = $2",
     )
@@ -462,10 +457,19 @@ pub async fn bounce(
     .fetch_optional(store.pool())
     .await
     .map_err(|e| store.err(e))?;
-    let Some((id, recipient, customer, role, state, docs)) = row else {
+    let Some(Bounced {
+        message_id: id,
+        recipient,
+        customer_id: customer,
+        recipient_role: role,
+        state,
+        document_ids: docs,
+    }) = row
+    else {
         return Err(CaseError::NotFound { what: "message", id: message.to_owned() });
     };
-    let mut rec = crate::cases::Recorded { kind: "bounce".into(), record_id: Some(message.to_owned()), ..Default::default() };
+    let mut rec =
+        crate::cases::Recorded { kind: "bounce".into(), record_id: Some(message.to_owned()), ..Default::default() };
     if state == "bounced" {
         rec.summary.push(format!("{id} was already marked bounced; nothing changed"));
         return Ok(rec);
@@ -476,13 +480,20 @@ pub async fn bounce(
     let customer = customer.unwrap_or_default();
     let address = recipient.unwrap_or_default().to_ascii_lowercase();
     let mut tx = store.begin().await?;
-    sqlx::query("UPDATE messages SET state = 'bounced', bounced_at = $2, bounce_reason = $3 WHERE message_id = $1")
-        .bind(&id)
-        .bind(store::instant(ctx.now))
-        .bind(reason)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| store.err(e))?;
+    // Compare-and-set: of two reports of one bounce at once, one marks it and the other changes nothing.
+    let marked = sqlx::query(
+        "UPDATE messages SET state = 'bounced', bounced_at = $2, bounce_reason = $3 WHERE message_id = $1 AND state = 'sent'",
+    )
+    .bind(&id)
+    .bind(store::instant(ctx.now))
+    .bind(reason)
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| store.err(e))?;
+    if marked.rows_affected() == 0 {
+        rec.summary.push(format!("{id} was already marked bounced; nothing changed"));
+        return Ok(rec);
+    }
     store::record_event(&mut tx, (&customer, "message_bounced", &id), (ctx.actor, ctx.now, ctx.on), Some(reason))
         .await
         .map_err(|e| store.err(e))?;
@@ -500,19 +511,25 @@ pub async fn bounce(
         .await
         .map_err(|e| store.err(e))?;
         let note = format!("{address} bounced ({reason}): correct the customer's email in the ERP");
-        let task = crate::cases::new_task(ctx, &mut tx, crate::cases::TaskSpec {
-            kind: "fix_contact",
-            customer_id: &customer,
-            documents: docs.as_deref().unwrap_or_default(),
-            role: "collector",
-            assignee: collector,
-            due: ctx.config.calendar.next_business_day(ctx.on),
-            origin: "bounce",
-            origin_ref: &id,
-            note: &note,
-        })
+        let task = crate::cases::new_task(
+            ctx,
+            &mut tx,
+            crate::cases::TaskSpec {
+                kind: "fix_contact",
+                customer_id: &customer,
+                documents: docs.as_deref().unwrap_or_default(),
+                role: "collector",
+                assignee: collector,
+                due: ctx.config.calendar.next_business_day(ctx.on),
+                origin: "bounce",
+                origin_ref: &id,
+                note: &note,
+            },
+        )
         .await?;
-        rec.summary.push(format!("{id} bounced; {address} is held (no customer emails) until the ERP has another address; task {task}"));
+        rec.summary.push(format!(
+            "{id} bounced; {address} is held (no customer emails) until the ERP has another address; task {task}"
+        ));
     } else {
         rec.summary.push(format!("{id} bounced"));
     }

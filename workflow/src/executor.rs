@@ -17,10 +17,10 @@ use sqlx::Row;
 use crate::cases::{self, Ctx, MessageSpec, TaskSpec};
 use crate::error::CaseError;
 use crate::ledger::{LedgerCustomer, LedgerDocument};
-use crate::templates::MessageContext;
 use crate::planner::{Plan, PlannedAction};
 use crate::store::{self, Store, Tx};
 use crate::strategy::{ActionKind, Recipient};
+use crate::templates::MessageContext;
 
 /// What a run recorded.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -92,10 +92,9 @@ pub async fn record(ctx: &Ctx<'_>, plan: &Plan) -> Result<RunReport, CaseError> 
                 // Internal emails go to the person's address from `[people]`; without one the id stays and the
                 // delivery fails visibly, saying what to add.
                 let recipient = match (a.kind, a.to) {
-                    (ActionKind::Email, to) if to != Recipient::Customer => a
-                        .recipient
-                        .as_deref()
-                        .map(|id| ctx.config.people.get(id).map_or(id, |p| p.email.as_str())),
+                    (ActionKind::Email, to) if to != Recipient::Customer => {
+                        a.recipient.as_deref().map(|id| ctx.config.people.get(id).map_or(id, |p| p.email.as_str()))
+                    }
                     _ => a.recipient.as_deref(),
                 };
                 let made = cases::queue_message(
@@ -177,7 +176,6 @@ async fn claim(
     Ok(true)
 }
 
-
 /// The subject and body of a planned message: its template in the customer's language for customer messages, in
 /// the company's for internal ones, listing the documents (in due-date order) with per-currency totals.
 fn render(ctx: &Ctx<'_>, a: &PlannedAction) -> Result<(String, String), CaseError> {
@@ -196,7 +194,14 @@ fn render(ctx: &Ctx<'_>, a: &PlannedAction) -> Result<(String, String), CaseErro
         ctx.templates.language(None, &ctx.config.company.language)
     };
     let on = a.send_date;
-    let m = MessageContext::new(ctx.config, (&cust.customer_id, &cust.name), &docs, on, a.to.as_str(), (&a.strategy, &a.step));
+    let m = MessageContext::new(
+        ctx.config,
+        (&cust.customer_id, &cust.name),
+        &docs,
+        on,
+        a.to.as_str(),
+        (&a.strategy, &a.step),
+    );
     Ok(ctx.templates.render(lang, &a.template, &m)?)
 }
 
@@ -206,7 +211,10 @@ pub async fn pause(ctx: &Ctx<'_>, customer_id: &str, until: Option<NaiveDate>, r
         return Err(CaseError::invalid("--reason", "say why dunning is paused (it shows on the account's timeline)"));
     }
     if until.is_some_and(|u| u < ctx.on) {
-        return Err(CaseError::invalid("--until", format!("{} is in the past (today is {})", until.unwrap_or_default(), ctx.on)));
+        return Err(CaseError::invalid(
+            "--until",
+            format!("{} is in the past (today is {})", until.unwrap_or_default(), ctx.on),
+        ));
     }
     let mut tx = ctx.store.begin().await?;
     sqlx::query(
@@ -225,9 +233,14 @@ pub async fn pause(ctx: &Ctx<'_>, customer_id: &str, until: Option<NaiveDate>, r
         Some(u) => format!("paused until {u}: {reason}"),
         None => format!("paused until resumed: {reason}"),
     };
-    store::record_event(&mut tx, (customer_id, "dunning_paused", customer_id), (ctx.actor, ctx.now, ctx.on), Some(&note))
-        .await
-        .map_err(|e| ctx.store.err(e))?;
+    store::record_event(
+        &mut tx,
+        (customer_id, "dunning_paused", customer_id),
+        (ctx.actor, ctx.now, ctx.on),
+        Some(&note),
+    )
+    .await
+    .map_err(|e| ctx.store.err(e))?;
     tx.commit().await.map_err(|e| ctx.store.err(e))
 }
 
@@ -295,7 +308,8 @@ pub async fn save_plan(ctx: &Ctx<'_>, plan: &Plan) -> Result<String, CaseError> 
     let id = store::next_id(&mut tx, "PLAN").await.map_err(|e| ctx.store.err(e))?;
     let keys: Vec<&str> = plan.actions.iter().map(|a| a.idempotency_key.as_str()).collect();
     let customers: BTreeSet<&str> = plan.actions.iter().map(|a| a.customer_id.as_str()).collect();
-    let summary = format!("{} action(s) for {} customer(s), {} skipped", keys.len(), customers.len(), plan.skipped.len());
+    let summary =
+        format!("{} action(s) for {} customer(s), {} skipped", keys.len(), customers.len(), plan.skipped.len());
     sqlx::query(
         "INSERT INTO dunning_plans (plan_id, state, as_of, planned_at, planned_by, action_keys, summary) \
          VALUES ($1, 'pending', $2, $3, $4, $5, $6)",
@@ -317,7 +331,10 @@ pub async fn save_plan(ctx: &Ctx<'_>, plan: &Plan) -> Result<String, CaseError> 
 pub async fn decide_plan(ctx: &Ctx<'_>, plan_id: &str, approve: bool) -> Result<SavedPlan, CaseError> {
     let plan = saved_plan(ctx.store, plan_id).await?;
     if plan.state != "pending" {
-        return Err(CaseError::invalid("plan", format!("{plan_id} is {}; only a pending plan can be decided", plan.state)));
+        return Err(CaseError::invalid(
+            "plan",
+            format!("{plan_id} is {}; only a pending plan can be decided", plan.state),
+        ));
     }
     if approve && plan.planned_by == ctx.actor {
         return Err(CaseError::invalid(
@@ -367,7 +384,11 @@ pub async fn saved_plan(store: &Store, plan_id: &str) -> Result<SavedPlan, CaseE
 
 /// Keeps only the actions of an approved plan. Actions planned since (not approved) are returned apart; approved
 /// actions no longer due (paid meanwhile, say) are simply not in `plan`.
-pub async fn restrict_to_approved(ctx: &Ctx<'_>, plan_id: &str, plan: &mut Plan) -> Result<Vec<PlannedAction>, CaseError> {
+pub async fn restrict_to_approved(
+    ctx: &Ctx<'_>,
+    plan_id: &str,
+    plan: &mut Plan,
+) -> Result<Vec<PlannedAction>, CaseError> {
     let saved = saved_plan(ctx.store, plan_id).await?;
     // `executed` again: a run that stopped half-way may be repeated; what it recorded is not recorded twice.
     if saved.state != "approved" && saved.state != "executed" {

@@ -626,7 +626,10 @@ mod tests {
     #[test]
     fn a_paused_customer_is_not_chased_and_a_bounced_address_gets_no_email_while_the_team_still_acts() {
         let w = World::new("2024-12-10T09:00:00Z")
-            .with(PlanCustomer { paused: true, ..customer("P") }, vec![doc("P1", "P", "2024-11-03", "2024-12-03", 9000)])
+            .with(
+                PlanCustomer { paused: true, ..customer("P") },
+                vec![doc("P1", "P", "2024-11-03", "2024-12-03", 9000)],
+            )
             .with(
                 PlanCustomer { email_bounced: true, ..customer("B") },
                 vec![doc("B1", "B", "2024-11-03", "2024-12-03", 9000)],

@@ -220,7 +220,8 @@ fn key(lang: &str, name: &str, field: &str) -> String {
 impl Templates {
     /// The built-in templates (checked by a unit test, so this cannot fail in a released binary).
     pub fn builtin() -> Self {
-        let sources = BUILTIN.iter().map(|(l, t)| ((*l).to_owned(), (*t).to_owned(), format!("{BUILTIN_SOURCE}/{l}.toml")));
+        let sources =
+            BUILTIN.iter().map(|(l, t)| ((*l).to_owned(), (*t).to_owned(), format!("{BUILTIN_SOURCE}/{l}.toml")));
         match Self::from_sources(sources) {
             Ok(t) => t,
             Err(e) => panic!("the built-in templates are checked by a unit test: {e}"),
@@ -402,7 +403,8 @@ mod tests {
             doc("B1", "USD", "99.99", "2026-02-10"),
         );
         let on: NaiveDate = "2026-02-15".parse().unwrap();
-        let ctx = MessageContext::new(&config, ("C1", "Acme SL"), &[&a2, &a1, &b1], on, "customer", ("default", "d+14"));
+        let ctx =
+            MessageContext::new(&config, ("C1", "Acme SL"), &[&a2, &a1, &b1], on, "customer", ("default", "d+14"));
         let (subject, body) = t.render("en", "late_interest_notice", &ctx).unwrap();
         assert_eq!(subject, "Third reminder: late-payment interest on 3 invoice(s), 26 days overdue");
         insta::assert_snapshot!(body, @r"

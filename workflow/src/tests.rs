@@ -328,3 +328,56 @@ proptest! {
         });
     }
 }
+
+/// The outbox worker on the store itself (SQLite here, PostgreSQL under ci/postgres.sh): two workers at once
+/// deliver each message once, and a message whose worker died mid-send goes again after the lease, under the
+/// Message-ID it first went with.
+#[test]
+fn two_workers_deliver_each_message_once_and_a_stranded_one_goes_again_with_its_message_id() {
+    use crate::delivery::{self, Channel};
+    rt().block_on(async {
+        let (dir, store) = test_store().await;
+        let (config, ledger) = (WorkflowConfig::builtin(), ledger());
+        let c = ctx(&store, &config, &ledger, "ana");
+        for doc in ["D1", "D3", "D4"] {
+            cases::record_outcome(&c, &outcome(&[doc], OutcomeKind::NoContact)).await.unwrap();
+        }
+        let outbox = dir.path().join("outbox");
+        let channel = Channel::File(outbox.clone());
+        let (a, b) = tokio::join!(
+            delivery::deliver(&store, &config, &channel, now(), None),
+            delivery::deliver(&store, &config, &channel, now(), None)
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert_eq!(a.sent.len() + b.sent.len(), 3, "{a:?} {b:?}");
+        let mut ids: Vec<String> = a.sent.iter().chain(&b.sent).cloned().collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 3);
+        let attempts: Vec<i64> = sqlx::query_scalar("SELECT attempts FROM messages ORDER BY message_id")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(attempts, [1, 1, 1]);
+        // As if a worker had claimed MSG-1, sent it and died: `sending`, with a lease.
+        let lease = crate::store::instant(now() + chrono::Duration::seconds(300));
+        sqlx::query("UPDATE messages SET state = 'sending', lease_until = $1 WHERE message_id = 'MSG-1'")
+            .bind(&lease)
+            .execute(store.pool())
+            .await
+            .unwrap();
+        let before: String = sqlx::query_scalar("SELECT rfc_message_id FROM messages WHERE message_id = 'MSG-1'")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        let within =
+            delivery::deliver(&store, &config, &channel, now() + chrono::Duration::seconds(299), None).await.unwrap();
+        assert!(within.sent.is_empty(), "the lease holds: {within:?}");
+        let after =
+            delivery::deliver(&store, &config, &channel, now() + chrono::Duration::seconds(301), None).await.unwrap();
+        assert_eq!(after.sent, ["MSG-1"]);
+        let eml = std::fs::read_to_string(outbox.join("MSG-1.eml")).unwrap();
+        assert!(eml.contains(&format!("Message-ID: {before}")), "{eml}");
+        store.close().await;
+    });
+}
