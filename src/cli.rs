@@ -165,6 +165,13 @@ pub enum ChannelArg {
     Webhook,
 }
 
+impl DunningRun {
+    /// As the application layer takes it.
+    pub fn request(&self) -> cobro_app::dunning::PlanRequest {
+        cobro_app::dunning::PlanRequest { as_of: self.as_of, at: self.at, strategies: self.strategies.clone() }
+    }
+}
+
 /// Subcommands of `cobro dunning`.
 #[derive(Debug, Subcommand)]
 pub enum DunningAction {

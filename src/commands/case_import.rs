@@ -28,7 +28,8 @@ pub async fn run(
         let Some(path) = path else { continue };
         let (rows, rejects) = import::read_csv(&path, kind)?;
         let (docs, custs) = import::mentioned(&rows);
-        let ledger = super::case::load_ledger(&opened.session, opened.manifest.as_of.date(), &docs, &custs).await?;
+        let ledger =
+            cobro_app::ledger::load_ledger(&opened.session, opened.manifest.as_of.date(), &docs, &custs).await?;
         let c = CaseCtx {
             store: &store,
             config,

@@ -12,7 +12,7 @@ pub async fn run(ctx: &Ctx, args: QueueArgs) -> anyhow::Result<Done> {
     let Opened { snap, manifest, session } = ctx.open_live(args.as_of).await?;
     let filter = match &args.collector {
         // Quoted as a SQL string literal: the id is data, never SQL.
-        Some(id) => format!("WHERE collector_id = {}", super::case::quote([id])),
+        Some(id) => format!("WHERE collector_id = {}", cobro_app::ledger::quote([id])),
         None => String::new(),
     };
     let limit = args.limit.map(|n| format!("LIMIT {n}")).unwrap_or_default();
