@@ -665,18 +665,7 @@ pub struct SnapshotArgs {
     pub as_of: AsOf,
 }
 
-/// Output formats of `cobro sql`.
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
-pub enum Format {
-    /// Aligned text table.
-    Table,
-    /// CSV with a header.
-    Csv,
-    /// JSON array of objects.
-    Json,
-    /// Parquet (binary; use --out or redirect).
-    Parquet,
-}
+pub use cobro_app::output::Format;
 
 /// `cobro sql`.
 #[derive(Debug, Args)]

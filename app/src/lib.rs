@@ -5,5 +5,6 @@
 pub mod context;
 pub mod dunning;
 pub mod ledger;
+pub mod output;
 
 pub use context::{Ctx, Opened};

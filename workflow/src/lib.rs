@@ -7,6 +7,7 @@
 //! engine.
 
 pub mod cases;
+pub mod access;
 pub mod config;
 pub mod delivery;
 pub mod error;
