@@ -88,9 +88,9 @@ OPEN_PER_CUSTOMER = 10  # default customers = open target / 10 (100k for 1M)
 START = dt.date(2024, 1, 1)  # pipeline/src/generate.rs DEFAULT_START
 
 # ==============================================================================================================
-# The planner's input queries, copied from src/commands/dunning.rs `build` and `tie_out` and
-# src/commands/case.rs `load_documents` / `applied_by_document` (DataFusion SQL; DuckDB runs it as is). Keep them
-# in step with the Rust code: they are what `--breakdown` times and what the DuckDB `inputs` contender runs.
+# The planner's input queries, copied from app/src/dunning.rs (`build`, `tie_out`) and app/src/ledger.rs
+# (`load_documents`, `applied_by_document`): DataFusion SQL, which DuckDB runs as is. Keep them in step with the
+# Rust code: they are what the breakdown times and what the DuckDB `inputs` contender runs.
 # ==============================================================================================================
 
 

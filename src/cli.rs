@@ -109,6 +109,87 @@ pub enum Command {
         after_help = "Examples:\n  cobro dunning plan --as-of 2024-12-31\n  cobro dunning plan --at 2024-12-10T09:00:00Z --format json\n  cobro dunning run --channel smtp --smtp-url smtp://127.0.0.1:2525\n  cobro dunning plan --save --as alice && cobro dunning approve PLAN-1 --as bob && cobro dunning run --plan PLAN-1\n  cobro dunning pause C042 --until 2025-01-15 --reason \"CFO negotiating a payment plan\"\n  cobro dunning bounce MSG-17 --reason \"550 5.1.1 user unknown\""
     )]
     Dunning(DunningArgs),
+    /// Serve the HTTP API (`/api/v1`, OpenAPI at /api/v1/openapi.json) until Ctrl-C or SIGTERM.
+    #[command(
+        after_help = "Examples:\n  cobro serve\n  cobro serve --listen 0.0.0.0:8080 --config config/example.toml\n  cobro token create --role admin --label me   # then: curl -H 'Authorization: Bearer …' localhost:8080/api/v1/metrics"
+    )]
+    Serve(ServeArgs),
+    /// API tokens: create (shown once; only its hash is kept), list, revoke.
+    #[command(
+        after_help = "Examples:\n  cobro token create --role analyst --label \"BI dashboards\"\n  cobro token create --role collector --collector COL01 --label ana\n  cobro token create --role department --department logistics --label \"logistics owner\"\n  cobro token revoke TOK-3"
+    )]
+    Token(TokenArgs),
+    /// Customer portal links: signed, expiring, for one customer.
+    #[command(after_help = "Examples:\n  cobro portal link 000201 --days 14")]
+    Portal(PortalArgs),
+}
+
+/// `cobro serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Settings file (config/example.toml documents every key).
+    #[arg(long, env = "COBRO_SERVER_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on, over the file and $COBRO_LISTEN (port 0 picks a free one).
+    #[arg(long)]
+    pub listen: Option<std::net::SocketAddr>,
+}
+
+/// `cobro token`.
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: TokenAction,
+}
+
+/// Subcommands of `cobro token`.
+#[derive(Debug, Subcommand)]
+pub enum TokenAction {
+    /// Create a token and print it (the only time it is shown).
+    Create {
+        /// admin, cfo, analyst, collector or department.
+        #[arg(long)]
+        role: String,
+        /// The collector a collector token belongs to.
+        #[arg(long)]
+        collector: Option<String>,
+        /// The department a department token belongs to.
+        #[arg(long)]
+        department: Option<String>,
+        /// What or who it is for.
+        #[arg(long)]
+        label: String,
+    },
+    /// Revoke a token by id.
+    Revoke {
+        /// Token id (`TOK-n`).
+        token_id: String,
+    },
+}
+
+/// `cobro portal`.
+#[derive(Debug, Args)]
+pub struct PortalArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: PortalAction,
+}
+
+/// Subcommands of `cobro portal`.
+#[derive(Debug, Subcommand)]
+pub enum PortalAction {
+    /// Print a signed link to one customer's portal.
+    Link {
+        /// Customer id.
+        customer: String,
+        /// Days the link stays valid.
+        #[arg(long, default_value_t = 14)]
+        days: u32,
+        /// The portal's public address, over the server configuration's `public_url`.
+        #[arg(long, env = "COBRO_PUBLIC_URL")]
+        base_url: Option<String>,
+    },
 }
 
 /// `cobro dunning`.

@@ -12,6 +12,7 @@ mod import;
 mod metrics;
 mod queue;
 mod segments;
+mod serve;
 mod snapshot;
 mod sql;
 mod views;
@@ -41,5 +42,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<Done> {
         Command::Case(args) => case::run(&ctx, args.action).await,
         Command::Alarms(args) => alarms::run(&ctx, args).await,
         Command::Dunning(args) => dunning::run(&ctx, args.action).await,
+        Command::Serve(args) => serve::serve(ctx, args).await,
+        Command::Token(args) => serve::token(&ctx, args.action).await,
+        Command::Portal(args) => serve::portal(&ctx, args.action).await,
     }
 }

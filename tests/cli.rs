@@ -8,6 +8,8 @@ use rust_decimal::Decimal;
 
 const BIN: &str = env!("CARGO_BIN_EXE_cobro");
 
+#[path = "cli/api.rs"]
+mod api;
 #[path = "cli/cases.rs"]
 mod cases;
 #[path = "cli/delivery.rs"]

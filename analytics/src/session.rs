@@ -200,6 +200,16 @@ impl SnapshotSession {
         self.ctx.sql(query).await.map_err(|e| QueryError::from_plan(e, &self.names))
     }
 
+    /// Plans a query from someone else (the API's SQL endpoint): queries only. DDL (CREATE, DROP, ...), DML
+    /// (INSERT, COPY, ...) and statements (SET, ...) are refused by DataFusion's planner before anything runs.
+    pub async fn sql_read_only(&self, query: &str) -> Result<DataFrame, QueryError> {
+        let options = datafusion::execution::context::SQLOptions::new()
+            .with_allow_ddl(false)
+            .with_allow_dml(false)
+            .with_allow_statements(false);
+        self.ctx.sql_with_options(query, options).await.map_err(|e| QueryError::from_plan(e, &self.names))
+    }
+
     /// Plans one of cobro's SQL templates, rendered with this session's parameters.
     pub async fn template(&self, template: &str) -> Result<DataFrame, QueryError> {
         self.sql(&self.params.render(template)).await

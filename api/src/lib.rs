@@ -1,1 +1,157 @@
-//! placeholder
+//! cobro's HTTP API (DESIGN §7): axum under `/api/v1`, bearer tokens with roles, problem+json errors mapped in one
+//! place, tabular responses negotiated by `Accept`, and the OpenAPI document generated from the handlers.
+//!
+//! The handlers are thin: they decode, check the caller, call `cobro-app` or a library, and encode. The same
+//! `router(state)` serves `cobro serve` and the tests.
+
+pub mod auth;
+pub mod config;
+pub mod problem;
+pub mod routes;
+pub mod tabular;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, Request, StatusCode};
+use cobro_app::Ctx;
+use cobro_workflow::Store;
+use tower_http::compression::CompressionLayer;
+use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub use config::ServerConfig;
+
+/// Limits of the SQL endpoint.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Rows returned at most (the rest are cut, and the response says so).
+    pub sql_max_rows: usize,
+    /// Seconds a query may run.
+    pub sql_timeout_seconds: u64,
+}
+
+/// What every handler shares.
+pub struct AppState {
+    /// Where the data is, and the configuration.
+    pub ctx: Ctx,
+    /// The operational store (one pool for the server's life).
+    pub store: Store,
+    /// Limits.
+    pub limits: Limits,
+}
+
+/// Request ids: a counter per server, `req-<n>`, returned in `x-request-id`.
+#[derive(Clone, Default)]
+struct Counter(Arc<AtomicU64>);
+
+impl MakeRequestId for Counter {
+    fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
+        let n = self.0.fetch_add(1, Ordering::Relaxed) + 1;
+        format!("req-{n}").parse().ok().map(RequestId::new)
+    }
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "cobro", description = "Accounts-receivable collections and DSO analytics"),
+    modifiers(&BearerAuth)
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let c = openapi.components.get_or_insert_with(Default::default);
+        c.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+    }
+}
+
+/// The routes and the OpenAPI document that describes them, built from the same list.
+fn api() -> (Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
+    use routes as r;
+    OpenApiRouter::with_openapi(<ApiDoc as utoipa::OpenApi>::openapi())
+        .routes(routes!(r::healthz))
+        .routes(routes!(r::snapshots))
+        .routes(routes!(r::metrics))
+        .routes(routes!(r::ar_monthly))
+        .routes(routes!(r::ageing))
+        .routes(routes!(r::work_queue))
+        .routes(routes!(r::account_card))
+        .routes(routes!(r::sql))
+        .routes(routes!(r::outcome))
+        .routes(routes!(r::disputes))
+        .routes(routes!(r::resolve_dispute))
+        .routes(routes!(r::tasks))
+        .routes(routes!(r::portal_statement))
+        .split_for_parts()
+}
+
+/// The OpenAPI document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api().1
+}
+
+/// The application: every route with its middleware.
+pub fn router(state: Arc<AppState>, config: &ServerConfig) -> Router {
+    let (routes, doc) = api();
+    let doc = Arc::new(doc);
+    let request_id = HeaderName::from_static("x-request-id");
+    routes
+        .route(
+            "/api/v1/openapi.json",
+            axum::routing::get(move || {
+                let doc = doc.clone();
+                async move { axum::Json((*doc).clone()) }
+            }),
+        )
+        .fallback(async |uri: axum::http::Uri| {
+            problem::ApiError::not_found(format!("no route {uri}; GET /api/v1/openapi.json lists them"))
+        })
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(CompressionLayer::new())
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(config.request_timeout_seconds),
+        ))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http())
+        .layer(SetRequestIdLayer::new(request_id, Counter::default()))
+}
+
+/// Serves until `shutdown` resolves, then lets requests in flight finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}
+
+/// Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -111,10 +111,28 @@ pub async fn create_token(
     let (collector, department) = scope;
     match (role, collector, department) {
         (Role::Collector, Some(_), None) | (Role::Department, None, Some(_)) => {}
-        (Role::Collector, ..) => return Err(CaseError::invalid("--collector", "a collector token needs --collector ID (and no --department)")),
-        (Role::Department, ..) => return Err(CaseError::invalid("--department", "a department token needs --department NAME (and no --collector)")),
+        (Role::Collector, ..) => {
+            return Err(CaseError::invalid(
+                "--collector",
+                "a collector token needs --collector ID (and no --department)",
+            ));
+        }
+        (Role::Department, ..) => {
+            return Err(CaseError::invalid(
+                "--department",
+                "a department token needs --department NAME (and no --collector)",
+            ));
+        }
         (_, None, None) => {}
-        _ => return Err(CaseError::invalid("--role", format!("a {} token sees everything its role sees; --collector and --department are for collector and department tokens", role.as_str()))),
+        _ => {
+            return Err(CaseError::invalid(
+                "--role",
+                format!(
+                    "a {} token sees everything its role sees; --collector and --department are for collector and department tokens",
+                    role.as_str()
+                ),
+            ));
+        }
     }
     let token = format!("cobro_{}", random_hex(24)?);
     let mut tx = store.begin().await?;
@@ -197,7 +215,8 @@ async fn portal_key(store: &Store) -> Result<Vec<u8>, CaseError> {
 }
 
 fn portal_mac(key: &[u8], customer_id: &str, expires: i64) -> Result<Hmac<Sha256>, CaseError> {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).map_err(|e| CaseError::invalid("portal key", e.to_string()))?;
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(key).map_err(|e| CaseError::invalid("portal key", e.to_string()))?;
     mac.update(format!("{customer_id}\n{expires}").as_bytes());
     Ok(mac)
 }

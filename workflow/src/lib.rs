@@ -6,8 +6,8 @@
 //! The ledger is read by the caller and handed in as plain rows ([`ledger`]); this crate never names the query
 //! engine.
 
-pub mod cases;
 pub mod access;
+pub mod cases;
 pub mod config;
 pub mod delivery;
 pub mod error;

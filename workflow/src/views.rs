@@ -128,3 +128,20 @@ pub async fn messages(store: &Store, state: Option<&str>) -> Result<Vec<TextRow>
                FROM messages WHERE ($1 = '' OR state = $1) ORDER BY created_date DESC, message_id DESC";
     rows(store, sql, &[state.unwrap_or("")]).await
 }
+
+/// Disputes (one row per document), optionally of one department or one collector's customers, open ones only
+/// unless `all`.
+pub async fn disputes(
+    store: &Store,
+    department: Option<&str>,
+    collector: Option<&str>,
+    all: bool,
+) -> Result<Vec<TextRow>, CaseError> {
+    let sql = "SELECT dispute_id, document_id, customer_id, collector_id, dispute_type, department, owner, currency, \
+                      amount, opened_date, deadline_date, response_due_date, first_response_date, escalated_date, \
+                      resolved_date, resolution \
+               FROM disputes WHERE ($1 = '' OR department = $1) AND ($2 = '' OR collector_id = $2) \
+                 AND ($3 = 'all' OR resolved_date IS NULL) \
+               ORDER BY deadline_date, dispute_id, document_id";
+    rows(store, sql, &[department.unwrap_or(""), collector.unwrap_or(""), if all { "all" } else { "open" }]).await
+}

@@ -1,0 +1,69 @@
+//! Who is calling: the bearer token's principal, and the checks each handler makes with it. A role that may not do
+//! something gets 403; a collector or department asking for something outside its scope gets 404, so that ids
+//! of other portfolios are not even confirmed to exist.
+
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::header;
+use axum::http::request::Parts;
+use cobro_workflow::access::{self, Principal, Role};
+
+use crate::AppState;
+use crate::problem::ApiError;
+
+/// The authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Caller(pub Principal);
+
+impl FromRequestParts<Arc<AppState>> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
+        let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+            return Err(ApiError::unauthorized(
+                "no Authorization header: send `Authorization: Bearer <token>` (create one with `cobro token create`)",
+            ));
+        };
+        let token = value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).map(str::trim).unwrap_or_default();
+        if token.is_empty() {
+            return Err(ApiError::unauthorized("the Authorization header must be `Bearer <token>`"));
+        }
+        match access::authenticate(&state.store, token).await? {
+            Some(p) => Ok(Self(p)),
+            None => Err(ApiError::unauthorized("unknown or revoked token")),
+        }
+    }
+}
+
+impl Caller {
+    /// The role, or 403 when it is not one of `roles`.
+    pub fn require(&self, roles: &[Role], what: &str) -> Result<&Principal, ApiError> {
+        if roles.contains(&self.0.role) {
+            return Ok(&self.0);
+        }
+        let allowed: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+        Err(ApiError::forbidden(format!(
+            "a {} token may not {what} (allowed: {})",
+            self.0.role.as_str(),
+            allowed.join(", ")
+        )))
+    }
+
+    /// The collector whose portfolio this caller is limited to (`None`: every portfolio).
+    pub fn own_collector(&self) -> Option<&str> {
+        (self.0.role == Role::Collector).then(|| self.0.collector_id.as_deref().unwrap_or_default())
+    }
+
+    /// The department this caller is limited to (`None`: every department).
+    pub fn own_department(&self) -> Option<&str> {
+        (self.0.role == Role::Department).then(|| self.0.department.as_deref().unwrap_or_default())
+    }
+}
+
+/// Roles that read everything.
+pub const READERS: &[Role] = &[Role::Admin, Role::Cfo, Role::Analyst];
+/// Roles that read a portfolio: the readers and collectors (limited to their own).
+pub const PORTFOLIO: &[Role] = &[Role::Admin, Role::Cfo, Role::Analyst, Role::Collector];
+/// Roles that record collection work: admins, and collectors on their own customers.
+pub const WORKERS: &[Role] = &[Role::Admin, Role::Collector];

@@ -1,0 +1,504 @@
+//! The handlers: each decodes its input, checks the caller, calls the application layer or a library, and encodes
+//! the result. Every one is in the OpenAPI document through its `#[utoipa::path]`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{FromRequest, FromRequestParts, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::NaiveDate;
+use cobro_app::ledger::{load_ledger, quote};
+use cobro_app::output::Format;
+use cobro_domain::AsOf;
+use cobro_domain::clock::{Clock, SystemClock};
+use cobro_workflow::access::{self, PortalRefusal, Role};
+use cobro_workflow::cases::{self, Ctx as CaseCtx, Outcome, OutcomeKind};
+use cobro_workflow::views;
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::AppState;
+use crate::auth::{Caller, PORTFOLIO, READERS, WORKERS};
+use crate::problem::ApiError;
+use crate::tabular;
+
+type St = State<Arc<AppState>>;
+
+/// A JSON body whose rejections are problem documents.
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct Body<T>(pub T);
+
+/// A query string whose rejections are problem documents.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct Q<T>(pub T);
+
+/// `?as_of=`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AsOfQuery {
+    /// Snapshot date (YYYY-MM-DD); the latest snapshot when absent.
+    #[param(value_type = Option<String>, example = "2024-12-31")]
+    pub as_of: Option<AsOf>,
+}
+
+/// `?as_of=&collector=`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct QueueQuery {
+    /// Snapshot date (YYYY-MM-DD); the latest snapshot when absent.
+    #[param(value_type = Option<String>, example = "2024-12-31")]
+    pub as_of: Option<AsOf>,
+    /// One collector's queue (a collector token always gets its own).
+    pub collector: Option<String>,
+}
+
+/// The liveness probe.
+#[utoipa::path(get, path = "/healthz", tag = "meta", responses((status = 200, description = "ok", body = String)))]
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// The snapshots there are.
+#[utoipa::path(get, path = "/api/v1/snapshots", tag = "snapshots", security(("bearer" = [])),
+    responses((status = 200, description = "as_of dates and versions, newest first")))]
+pub async fn snapshots(State(s): St, caller: Caller) -> Result<Response, ApiError> {
+    caller.require(&[Role::Admin, Role::Cfo, Role::Analyst, Role::Collector, Role::Department], "list snapshots")?;
+    let list = cobro_pipeline::snapshot::list(&s.ctx.data_dir).map_err(|e| ApiError::internal(&e))?;
+    let rows: Vec<serde_json::Value> =
+        list.iter().rev().map(|r| serde_json::json!({ "as_of": r.as_of.to_string(), "version": r.version })).collect();
+    Ok(axum::Json(rows).into_response())
+}
+
+/// The KPI summary (DSO, BPDSO, ADD, CEI, ...) with definitions and the figures behind them.
+#[utoipa::path(get, path = "/api/v1/metrics", tag = "metrics", params(AsOfQuery), security(("bearer" = [])),
+    responses((status = 200, description = "one row per metric; JSON, CSV, Arrow or Parquet by Accept"),
+              (status = 403, body = crate::problem::Problem)))]
+pub async fn metrics(State(s): St, caller: Caller, Q(q): Q<AsOfQuery>, h: HeaderMap) -> Result<Response, ApiError> {
+    caller.require(READERS, "read the company's metrics")?;
+    let opened = s.ctx.open(q.as_of).await?;
+    let sql = opened.session.params().render(cobro_analytics::sql::METRICS_SUMMARY);
+    tabular::query(&opened.session, &sql, &h).await
+}
+
+/// `ar_monthly`: sales, collections, receivables and the DSO family per month.
+#[utoipa::path(get, path = "/api/v1/ar-monthly", tag = "metrics", params(AsOfQuery), security(("bearer" = [])),
+    responses((status = 200, description = "one row per month"), (status = 403, body = crate::problem::Problem)))]
+pub async fn ar_monthly(State(s): St, caller: Caller, Q(q): Q<AsOfQuery>, h: HeaderMap) -> Result<Response, ApiError> {
+    caller.require(READERS, "read the company's metrics")?;
+    let opened = s.ctx.open(q.as_of).await?;
+    tabular::query(&opened.session, "SELECT * FROM ar_monthly ORDER BY month", &h).await
+}
+
+/// Ageing by bucket and currency.
+#[utoipa::path(get, path = "/api/v1/ageing", tag = "metrics", params(AsOfQuery), security(("bearer" = [])),
+    responses((status = 200, description = "one row per bucket and currency"), (status = 403, body = crate::problem::Problem)))]
+pub async fn ageing(State(s): St, caller: Caller, Q(q): Q<AsOfQuery>, h: HeaderMap) -> Result<Response, ApiError> {
+    caller.require(READERS, "read the company's ageing")?;
+    let opened = s.ctx.open(q.as_of).await?;
+    tabular::query(&opened.session, "SELECT * FROM ageing ORDER BY bucket_order, currency", &h).await
+}
+
+/// The risk-ranked work queue, with the store's live records on top of the snapshot.
+#[utoipa::path(get, path = "/api/v1/work-queue", tag = "collections", params(QueueQuery), security(("bearer" = [])),
+    responses((status = 200, description = "customers in queue order"), (status = 403, body = crate::problem::Problem)))]
+pub async fn work_queue(State(s): St, caller: Caller, Q(q): Q<QueueQuery>, h: HeaderMap) -> Result<Response, ApiError> {
+    caller.require(PORTFOLIO, "read a work queue")?;
+    let collector = match (caller.own_collector(), q.collector.as_deref()) {
+        (Some(own), Some(asked)) if own != asked => {
+            return Err(ApiError::forbidden(format!("a collector token sees its own queue ({own}), not {asked}'s")));
+        }
+        (Some(own), _) => Some(own.to_owned()),
+        (None, asked) => asked.map(str::to_owned),
+    };
+    let opened = s.ctx.open_live(q.as_of).await?;
+    let filter = collector.map(|c| format!("WHERE collector_id = {}", quote([c]))).unwrap_or_default();
+    tabular::query(&opened.session, &format!("SELECT * FROM work_queue {filter} ORDER BY queue_rank"), &h).await
+}
+
+/// Rows of a query as JSON values.
+async fn json_rows(session: &cobro_analytics::SnapshotSession, sql: &str) -> Result<serde_json::Value, ApiError> {
+    let df = session.sql(sql).await.map_err(|e| ApiError::internal(&e))?;
+    let schema = df.schema().inner().clone();
+    let batches = df.collect().await.map_err(|e| ApiError::internal(&e))?;
+    let bytes = cobro_app::output::encode(&batches, schema, Format::Json).map_err(|e| ApiError::internal(&e))?;
+    serde_json::from_slice(&bytes).map_err(|e| ApiError::internal(&e))
+}
+
+/// The account card: everything about one customer.
+#[utoipa::path(get, path = "/api/v1/customers/{id}", tag = "collections", params(("id" = String, Path), AsOfQuery),
+    security(("bearer" = [])),
+    responses((status = 200, description = "customer, open items, ageing, behaviour, segment with reasons, records, timeline"),
+              (status = 404, body = crate::problem::Problem)))]
+pub async fn account_card(
+    State(s): St,
+    caller: Caller,
+    Path(id): Path<String>,
+    Q(q): Q<AsOfQuery>,
+) -> Result<Response, ApiError> {
+    caller.require(PORTFOLIO, "read an account card")?;
+    let opened = s.ctx.open_live(q.as_of).await?;
+    let sess = &opened.session;
+    let c = quote([&id]);
+    let customer = json_rows(sess, &format!("SELECT * FROM customers WHERE customer_id = {c}")).await?;
+    let Some(customer) = customer.as_array().and_then(|a| a.first()).cloned() else {
+        return Err(ApiError::not_found(format!("no customer `{id}` in the snapshot as of {}", opened.manifest.as_of)));
+    };
+    if let Some(own) = caller.own_collector()
+        && customer["collector_id"].as_str() != Some(own)
+    {
+        return Err(ApiError::not_found(format!("no customer `{id}` in your portfolio ({own})")));
+    }
+    let open_items =
+        json_rows(sess, &format!("SELECT * FROM open_items WHERE customer_id = {c} ORDER BY due_date, document_id"))
+            .await?;
+    let ageing = json_rows(
+        sess,
+        &format!(
+            "SELECT bucket, currency, COUNT(*) AS open_count, SUM(balance) AS balance FROM open_items WHERE customer_id = {c} \
+             GROUP BY bucket, currency ORDER BY bucket, currency"
+        ),
+    )
+    .await?;
+    let behaviour = json_rows(sess, &format!("SELECT * FROM customer_behaviour WHERE customer_id = {c}")).await?;
+    let segment = json_rows(sess, &format!("SELECT * FROM segments WHERE customer_id = {c}")).await?;
+    let case = views::customer_case(&s.store, &id).await?;
+    let card = serde_json::json!({
+        "as_of": opened.manifest.as_of.to_string(),
+        "customer": customer,
+        "open_items": open_items,
+        "ageing": ageing,
+        "behaviour": behaviour.as_array().and_then(|a| a.first()).cloned(),
+        "segment": segment.as_array().and_then(|a| a.first()).cloned(),
+        "records": case,
+    });
+    Ok(axum::Json(card).into_response())
+}
+
+/// `POST /api/v1/sql`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SqlRequest {
+    /// One query: SELECT, WITH, EXPLAIN, SHOW or DESCRIBE.
+    pub sql: String,
+    /// Snapshot date; the latest when absent.
+    #[schema(value_type = Option<String>, example = "2024-12-31")]
+    pub as_of: Option<AsOf>,
+}
+
+/// Read-only SQL over a snapshot, bounded by rows and time.
+#[utoipa::path(post, path = "/api/v1/sql", tag = "sql", request_body = SqlRequest, security(("bearer" = [])),
+    responses((status = 200, description = "the rows; JSON, CSV, Arrow or Parquet by Accept; header Cobro-Truncated when cut at the row limit"),
+              (status = 403, description = "a role without SQL, or a statement that is not a query", body = crate::problem::Problem),
+              (status = 400, description = "the query does not plan", body = crate::problem::Problem)))]
+pub async fn sql(
+    State(s): St,
+    caller: Caller,
+    h: HeaderMap,
+    Body(req): Body<SqlRequest>,
+) -> Result<Response, ApiError> {
+    caller.require(&[Role::Admin, Role::Analyst, Role::Cfo], "run SQL")?;
+    let format = tabular::negotiate(&h)?;
+    let opened = s.ctx.open(req.as_of).await?;
+    let df = opened.session.sql_read_only(&req.sql).await.map_err(|e| {
+        let text = e.to_string();
+        if ["DDL not supported", "DML not supported", "Statement not supported"].iter().any(|k| text.contains(k)) {
+            ApiError::forbidden(format!("only queries run here (SELECT, WITH, EXPLAIN, SHOW, DESCRIBE): {text}"))
+                .with_code("sql_forbidden")
+        } else {
+            ApiError::new(StatusCode::BAD_REQUEST, "sql_invalid", text)
+        }
+    })?;
+    let limit = s.limits.sql_max_rows;
+    let df = df.limit(0, Some(limit + 1)).map_err(|e| ApiError::internal(&e))?;
+    let schema = df.schema().inner().clone();
+    let batches = tokio::time::timeout(Duration::from_secs(s.limits.sql_timeout_seconds), df.collect())
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "sql_timeout",
+                format!(
+                    "the query ran longer than {} s; narrow it or use `cobro sql` locally",
+                    s.limits.sql_timeout_seconds
+                ),
+            )
+        })?
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "sql_invalid", e.to_string()))?;
+    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+    let (batches, truncated) = if rows > limit { (truncate(&batches, limit), true) } else { (batches, false) };
+    let mut r = tabular::respond(&batches, schema, format)?;
+    if truncated {
+        r.headers_mut().insert("cobro-truncated", HeaderValue::from(limit));
+    }
+    Ok(r)
+}
+
+fn truncate(
+    batches: &[cobro_analytics::arrow::record_batch::RecordBatch],
+    limit: usize,
+) -> Vec<cobro_analytics::arrow::record_batch::RecordBatch> {
+    let mut left = limit;
+    let mut out = Vec::new();
+    for b in batches {
+        if left == 0 {
+            break;
+        }
+        let n = b.num_rows().min(left);
+        out.push(b.slice(0, n));
+        left -= n;
+    }
+    out
+}
+
+/// One of seed 003's five contact outcomes.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OutcomeRequest {
+    /// Customer.
+    pub customer_id: String,
+    /// Documents it covers.
+    pub documents: Vec<String>,
+    /// promise_to_pay, no_commitment, reported_paid, dispute, no_contact.
+    pub outcome: String,
+    /// promise_to_pay: the promised date.
+    #[schema(value_type = Option<String>)]
+    pub promised_date: Option<NaiveDate>,
+    /// promise_to_pay or dispute: an amount (a decimal string); all the balances when absent.
+    #[schema(value_type = Option<String>)]
+    pub amount: Option<Decimal>,
+    /// no_commitment: days to the follow-up.
+    pub follow_up_days: Option<i64>,
+    /// reported_paid: the day the customer says it paid.
+    #[schema(value_type = Option<String>)]
+    pub paid_date: Option<NaiveDate>,
+    /// reported_paid: its payment reference.
+    pub reference: Option<String>,
+    /// dispute: a configured dispute type.
+    pub dispute_type: Option<String>,
+    /// dispute: an owner other than the department's.
+    pub owner: Option<String>,
+    /// A configured delay-reason code.
+    pub delay_reason: Option<String>,
+    /// The collector's note.
+    pub note: Option<String>,
+    /// The version of each document the caller decided from.
+    #[serde(default)]
+    pub expected_versions: BTreeMap<String, i64>,
+    /// Snapshot whose ledger the documents are checked against; the latest when absent.
+    #[schema(value_type = Option<String>)]
+    pub as_of: Option<AsOf>,
+}
+
+fn need<T>(v: Option<T>, field: &str, outcome: &str) -> Result<T, ApiError> {
+    v.ok_or_else(|| ApiError::invalid(format!("`{field}` is required for outcome `{outcome}`")))
+}
+
+/// Records a contact outcome.
+#[utoipa::path(post, path = "/api/v1/outcomes", tag = "collections", request_body = OutcomeRequest, security(("bearer" = [])),
+    responses((status = 201, description = "what was recorded"), (status = 409, body = crate::problem::Problem),
+              (status = 404, body = crate::problem::Problem), (status = 422, body = crate::problem::Problem)))]
+pub async fn outcome(State(s): St, caller: Caller, Body(req): Body<OutcomeRequest>) -> Result<Response, ApiError> {
+    let who = caller.require(WORKERS, "record collection outcomes")?.clone();
+    let kind = match req.outcome.as_str() {
+        "promise_to_pay" => OutcomeKind::PromiseToPay {
+            date: need(req.promised_date, "promised_date", &req.outcome)?,
+            amount: req.amount,
+        },
+        "no_commitment" => OutcomeKind::NoCommitment { follow_up_days: req.follow_up_days },
+        "reported_paid" => OutcomeKind::ReportedPaid { paid_date: req.paid_date, reference: req.reference.clone() },
+        "dispute" => OutcomeKind::Dispute {
+            dispute_type: need(req.dispute_type.clone(), "dispute_type", &req.outcome)?,
+            amount: req.amount,
+            owner: req.owner.clone(),
+        },
+        "no_contact" => OutcomeKind::NoContact,
+        other => {
+            return Err(ApiError::invalid(format!(
+                "`{other}` is not an outcome; use promise_to_pay, no_commitment, reported_paid, dispute or no_contact"
+            )));
+        }
+    };
+    let opened = s.ctx.open(req.as_of).await?;
+    let docs: BTreeSet<String> = req.documents.iter().cloned().collect();
+    let ledger =
+        load_ledger(&opened.session, opened.manifest.as_of.date(), &docs, &BTreeSet::from([req.customer_id.clone()]))
+            .await?;
+    if let Some(own) = caller.own_collector()
+        && ledger.customers.get(&req.customer_id).and_then(|c| c.collector_id.as_deref()) != Some(own)
+    {
+        return Err(ApiError::not_found(format!("no customer `{}` in your portfolio ({own})", req.customer_id)));
+    }
+    let o = Outcome {
+        customer_id: req.customer_id,
+        documents: req.documents,
+        kind,
+        note: req.note,
+        delay_reason: req.delay_reason,
+        expect: req.expected_versions,
+    };
+    let actor = who.label_or_id();
+    let rec = cases::record_outcome(&case_ctx(&s, &ledger, &actor)?, &o).await?;
+    Ok((StatusCode::CREATED, axum::Json(rec)).into_response())
+}
+
+/// A workflow context over `ledger`, acting as `actor`, now (on the company's local date).
+fn case_ctx<'a>(s: &'a AppState, ledger: &'a cobro_workflow::Ledger, actor: &'a str) -> Result<CaseCtx<'a>, ApiError> {
+    let config = s.ctx.workflow()?;
+    let tz: chrono_tz::Tz = config.company.timezone.parse().unwrap_or(chrono_tz::UTC);
+    let now = SystemClock.now();
+    Ok(CaseCtx {
+        store: &s.store,
+        config,
+        ledger,
+        templates: s.ctx.templates()?,
+        actor,
+        now,
+        on: now.with_timezone(&tz).date_naive(),
+    })
+}
+
+/// `?all=`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AllQuery {
+    /// Resolved ones too.
+    #[serde(default)]
+    pub all: bool,
+}
+
+/// Disputes: a department token sees its department's, a collector its customers'.
+#[utoipa::path(get, path = "/api/v1/disputes", tag = "disputes", params(AllQuery), security(("bearer" = [])),
+    responses((status = 200, description = "one row per disputed document")))]
+pub async fn disputes(State(s): St, caller: Caller, Q(q): Q<AllQuery>) -> Result<Response, ApiError> {
+    caller.require(&[Role::Admin, Role::Cfo, Role::Analyst, Role::Collector, Role::Department], "read disputes")?;
+    let rows = views::disputes(&s.store, caller.own_department(), caller.own_collector(), q.all).await?;
+    Ok(axum::Json(rows).into_response())
+}
+
+/// `POST /api/v1/disputes/{id}/resolve`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResolveRequest {
+    /// credit_note, corrected_invoice or rejected.
+    pub resolution: String,
+    /// A note.
+    pub note: Option<String>,
+}
+
+/// Resolves a dispute: its department's owner (department token) or an admin.
+#[utoipa::path(post, path = "/api/v1/disputes/{id}/resolve", tag = "disputes", params(("id" = String, Path)),
+    request_body = ResolveRequest, security(("bearer" = [])),
+    responses((status = 200, description = "what was recorded"), (status = 404, body = crate::problem::Problem)))]
+pub async fn resolve_dispute(
+    State(s): St,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(req): Body<ResolveRequest>,
+) -> Result<Response, ApiError> {
+    let who = caller.require(&[Role::Admin, Role::Department], "resolve disputes")?.clone();
+    let rows = views::disputes(&s.store, None, None, true).await?;
+    let mine = rows.iter().find(|r| r.get("dispute_id").and_then(|v| v.as_deref()) == Some(id.as_str()));
+    let Some(row) = mine else { return Err(ApiError::not_found(format!("no dispute `{id}`"))) };
+    if let Some(dept) = caller.own_department()
+        && row.get("department").and_then(|v| v.as_deref()) != Some(dept)
+    {
+        return Err(ApiError::not_found(format!("no dispute `{id}` routed to {dept}")));
+    }
+    let (docs, custs) = cobro_workflow::export::record_documents(&s.store, "disputes", "dispute_id", &id).await?;
+    let opened = s.ctx.open(None).await?;
+    let ledger = load_ledger(&opened.session, opened.manifest.as_of.date(), &docs, &custs).await?;
+    let actor = who.label_or_id();
+    let rec =
+        cases::resolve_dispute(&case_ctx(&s, &ledger, &actor)?, &id, &req.resolution, req.note.as_deref()).await?;
+    Ok(axum::Json(rec).into_response())
+}
+
+/// Tasks: a collector's own, a department's own, everyone's for admins.
+#[utoipa::path(get, path = "/api/v1/tasks", tag = "collections", params(AllQuery), security(("bearer" = [])),
+    responses((status = 200, description = "tasks by due date")))]
+pub async fn tasks(State(s): St, caller: Caller, Q(q): Q<AllQuery>) -> Result<Response, ApiError> {
+    caller.require(&[Role::Admin, Role::Cfo, Role::Collector, Role::Department], "read tasks")?;
+    let assignee = match caller.0.role {
+        Role::Collector => caller.0.collector_id.clone(),
+        Role::Department => {
+            let dept = caller.0.department.clone().unwrap_or_default();
+            Some(s.ctx.workflow()?.departments.get(&dept).map(|d| d.owner.clone()).unwrap_or(dept))
+        }
+        _ => None,
+    };
+    let rows = views::tasks(&s.store, assignee.as_deref(), q.all).await?;
+    Ok(axum::Json(rows).into_response())
+}
+
+/// `?customer=&expires=&sig=`: a signed portal link.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PortalQuery {
+    /// The customer the link is for.
+    pub customer: String,
+    /// Expiry, Unix seconds.
+    pub expires: i64,
+    /// HMAC-SHA256 of the two, hex.
+    pub sig: String,
+}
+
+/// The customer portal's statement: that customer's open items, nothing else. No token: the signed link is the
+/// credential.
+#[utoipa::path(get, path = "/api/v1/portal/statement", tag = "portal", params(PortalQuery),
+    responses((status = 200, description = "the customer's name and open items"),
+              (status = 403, description = "a link that is expired, altered or for another customer", body = crate::problem::Problem)))]
+pub async fn portal_statement(State(s): St, Q(q): Q<PortalQuery>) -> Result<Response, ApiError> {
+    match access::check_portal(&s.store, &q.customer, q.expires, &q.sig, SystemClock.now()).await? {
+        Ok(()) => {}
+        Err(PortalRefusal::Expired) => {
+            return Err(
+                ApiError::forbidden("this link has expired; ask us for a new one").with_code("portal_link_expired")
+            );
+        }
+        Err(PortalRefusal::BadSignature) => {
+            return Err(
+                ApiError::forbidden("this link is not valid for this customer").with_code("portal_link_invalid")
+            );
+        }
+    }
+    let opened = s.ctx.open_live(None).await?;
+    let c = quote([&q.customer]);
+    let customer = json_rows(
+        &opened.session,
+        &format!("SELECT customer_id, name, currency FROM customers WHERE customer_id = {c}"),
+    )
+    .await?;
+    let items = json_rows(
+        &opened.session,
+        &format!(
+            "SELECT document_id, kind, issue_date, due_date, currency, amount, balance, days_past_due FROM open_items \
+             WHERE customer_id = {c} ORDER BY due_date, document_id"
+        ),
+    )
+    .await?;
+    Ok(axum::Json(serde_json::json!({
+        "as_of": opened.manifest.as_of.to_string(),
+        "customer": customer.as_array().and_then(|a| a.first()).cloned(),
+        "open_items": items,
+    }))
+    .into_response())
+}
+
+trait LabelOrId {
+    fn label_or_id(&self) -> String;
+}
+
+impl LabelOrId for access::Principal {
+    /// Who to record as the actor: the collector or department the token belongs to, else its label.
+    fn label_or_id(&self) -> String {
+        self.collector_id
+            .clone()
+            .or_else(|| self.department.clone())
+            .unwrap_or_else(|| format!("{} ({})", self.label, self.token_id))
+    }
+}

@@ -1,0 +1,79 @@
+//! `cobro serve`, `cobro token`, `cobro portal`: the HTTP API and who may use it.
+
+use std::sync::Arc;
+
+use cobro_api::{AppState, Limits, ServerConfig};
+use cobro_domain::clock::{Clock, SystemClock};
+use cobro_workflow::access::{self, Role};
+
+use super::Ctx;
+use crate::Done;
+use crate::cli::{PortalAction, ServeArgs, TokenAction};
+
+fn server_config(file: Option<&std::path::Path>) -> anyhow::Result<ServerConfig> {
+    Ok(ServerConfig::load(file, |k| std::env::var(k).ok())?)
+}
+
+pub async fn serve(ctx: Ctx, args: ServeArgs) -> anyhow::Result<Done> {
+    let mut config = server_config(args.config.as_deref())?;
+    if let Some(l) = args.listen {
+        config.listen = l;
+    }
+    // Configuration errors are found now, not by the first request.
+    ctx.workflow()?;
+    ctx.templates()?;
+    let store = ctx.store().await?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let limits = Limits { sql_max_rows: config.sql_max_rows, sql_timeout_seconds: config.sql_timeout_seconds };
+    let state = Arc::new(AppState { ctx, store, limits });
+    let app = cobro_api::router(state.clone(), &config);
+    out!("cobro listening on http://{addr} (API under /api/v1, OpenAPI at /api/v1/openapi.json); Ctrl-C stops it")?;
+    cobro_api::serve(listener, app, cobro_api::shutdown_signal()).await?;
+    state.store.close().await;
+    out!("stopped")?;
+    Ok(Done::Clean)
+}
+
+pub async fn token(ctx: &Ctx, action: TokenAction) -> anyhow::Result<Done> {
+    let store = ctx.store().await?;
+    match action {
+        TokenAction::Create { role, collector, department, label } => {
+            let role = Role::parse(&role)?;
+            let by = std::env::var("USER").unwrap_or_else(|_| "cli".into());
+            let t = access::create_token(
+                &store,
+                role,
+                (collector.as_deref(), department.as_deref()),
+                &label,
+                &by,
+                SystemClock.now(),
+            )
+            .await?;
+            out!("{} ({} token, {label}); it is shown this once, only its hash is kept:", t.token_id, role.as_str())?;
+            out!("{}", t.token)?;
+        }
+        TokenAction::Revoke { token_id } => {
+            access::revoke_token(&store, &token_id, SystemClock.now()).await?;
+            out!("{token_id} revoked")?;
+        }
+    }
+    store.close().await;
+    Ok(Done::Clean)
+}
+
+pub async fn portal(ctx: &Ctx, action: PortalAction) -> anyhow::Result<Done> {
+    let PortalAction::Link { customer, days, base_url } = action;
+    let base = match base_url {
+        Some(b) => b,
+        None => server_config(None)?.public_url,
+    };
+    let store = ctx.store().await?;
+    let expires = SystemClock.now() + chrono::Duration::days(i64::from(days));
+    let q = access::portal_query(&store, &customer, expires).await?;
+    store.close().await;
+    out!("{}/api/v1/portal/statement?{q}", base.trim_end_matches('/'))?;
+    Ok(Done::Clean)
+}

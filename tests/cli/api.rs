@@ -1,0 +1,308 @@
+//! The HTTP API, black box: `cobro serve` on port 0 as its own process, a real HTTP client, tokens made with
+//! `cobro token create`. Every role sees what it should, and every denial is checked.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use reqwest::StatusCode;
+use reqwest::blocking::{Client, RequestBuilder, Response};
+use serde_json::{Value, json};
+
+use super::{BIN, cobro, ok};
+
+/// A running `cobro serve`, stopped when dropped.
+struct Server {
+    child: Child,
+    base: String,
+    http: Client,
+}
+
+impl Server {
+    fn start(dir: &Path) -> Self {
+        let mut child = Command::new(BIN)
+            .arg("--data-dir")
+            .arg(dir)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env_remove("COBRO_FAILPOINT")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("cobro serve");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("the server says where");
+        let base = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .to_owned();
+        Self { child, base, http: Client::new() }
+    }
+
+    fn get(&self, path: &str, token: Option<&str>) -> RequestBuilder {
+        let r = self.http.get(format!("{}{path}", self.base));
+        match token {
+            Some(t) => r.bearer_auth(t),
+            None => r,
+        }
+    }
+
+    fn post(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.http.post(format!("{}{path}", self.base)).bearer_auth(token).json(body).send().expect("POST")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn token(dir: &Path, args: &[&str]) -> String {
+    let mut all = vec!["token", "create"];
+    all.extend_from_slice(args);
+    let out = ok(cobro(dir, &all));
+    out.lines().last().expect("token line").trim().to_owned()
+}
+
+/// A problem document's status and code.
+fn problem(r: Response) -> (StatusCode, String, String) {
+    let status = r.status();
+    let ct = r.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    assert_eq!(ct, "application/problem+json", "status {status}");
+    let v: Value = r.json().expect("problem json");
+    (status, v["code"].as_str().unwrap_or("").to_owned(), v["detail"].as_str().unwrap_or("").to_owned())
+}
+
+fn json_of(r: Response) -> Value {
+    assert_eq!(r.status(), StatusCode::OK, "{:?}", r.text());
+    r.json().expect("json")
+}
+
+/// The metrics fixture at 2024-12-31 with a dispute (DSP-1, logistics) on 000201's INV-4030 and a token per role.
+struct World {
+    _tmp: tempfile::TempDir,
+    server: Server,
+    admin: String,
+    cfo: String,
+    analyst: String,
+    col01: String,
+    col02: String,
+    logistics: String,
+    accounting: String,
+}
+
+fn world() -> World {
+    let tmp = super::cases::ledger();
+    let dir = tmp.path();
+    ok(cobro(
+        dir,
+        &[
+            "case",
+            "dispute",
+            "--customer",
+            "000201",
+            "--invoices",
+            "INV-4030",
+            "--type",
+            "delivery",
+            "--as-of",
+            "2024-12-31",
+        ],
+    ));
+    World {
+        admin: token(dir, &["--role", "admin", "--label", "ops"]),
+        cfo: token(dir, &["--role", "cfo", "--label", "cfo"]),
+        analyst: token(dir, &["--role", "analyst", "--label", "bi"]),
+        col01: token(dir, &["--role", "collector", "--collector", "COL01", "--label", "ana"]),
+        col02: token(dir, &["--role", "collector", "--collector", "COL02", "--label", "luis"]),
+        logistics: token(dir, &["--role", "department", "--department", "logistics", "--label", "log"]),
+        accounting: token(dir, &["--role", "department", "--department", "accounting", "--label", "acc"]),
+        server: Server::start(dir),
+        _tmp: tmp,
+    }
+}
+
+#[test]
+fn every_role_sees_what_it_should_and_each_denial_is_a_problem_document() {
+    let w = world();
+    let s = &w.server;
+    // No token, a made-up token.
+    assert_eq!(problem(s.get("/api/v1/metrics", None).send().unwrap()).1, "unauthorized");
+    assert_eq!(problem(s.get("/api/v1/metrics", Some("cobro_nope")).send().unwrap()).1, "unauthorized");
+
+    // Metrics: the readers, not collectors or departments.
+    for t in [&w.admin, &w.cfo, &w.analyst] {
+        let m = json_of(s.get("/api/v1/metrics?as_of=2024-12-31", Some(t)).send().unwrap());
+        assert!(m.as_array().is_some_and(|a| a.iter().any(|r| r["metric"] == "dso_countback")), "{m}");
+    }
+    for t in [&w.col01, &w.logistics] {
+        let (status, code, _) = problem(s.get("/api/v1/metrics", Some(t)).send().unwrap());
+        assert_eq!((status, code.as_str()), (StatusCode::FORBIDDEN, "forbidden"));
+    }
+
+    // The work queue: a collector gets its own portfolio only, and cannot ask for another's.
+    let q = json_of(s.get("/api/v1/work-queue", Some(&w.col01)).send().unwrap());
+    let rows = q.as_array().expect("rows");
+    assert!(!rows.is_empty() && rows.iter().all(|r| r["collector_id"] == "COL01"), "{q}");
+    let all = json_of(s.get("/api/v1/work-queue", Some(&w.admin)).send().unwrap());
+    assert!(all.as_array().expect("rows").iter().any(|r| r["collector_id"] == "COL02"), "{all}");
+    let (status, ..) = problem(s.get("/api/v1/work-queue?collector=COL02", Some(&w.col01)).send().unwrap());
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(problem(s.get("/api/v1/work-queue", Some(&w.logistics)).send().unwrap()).0, StatusCode::FORBIDDEN);
+
+    // The account card: the collector's own customer, not another's (404: not even confirmed to exist).
+    let card = json_of(s.get("/api/v1/customers/000201", Some(&w.col01)).send().unwrap());
+    assert_eq!(card["customer"]["name"], "Ferretería Norte S.L.");
+    assert!(card["open_items"].as_array().is_some_and(|a| a.iter().any(|d| d["document_id"] == "INV-4030")));
+    assert_eq!(card["records"]["disputes"][0]["dispute_id"], "DSP-1");
+    assert_eq!(problem(s.get("/api/v1/customers/000201", Some(&w.col02)).send().unwrap()).0, StatusCode::NOT_FOUND);
+    assert_eq!(problem(s.get("/api/v1/customers/NOPE", Some(&w.admin)).send().unwrap()).0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        problem(s.get("/api/v1/customers/000201", Some(&w.accounting)).send().unwrap()).0,
+        StatusCode::FORBIDDEN
+    );
+
+    // Outcomes: a collector on its own customers; an analyst writes nothing.
+    let promise = json!({"customer_id": "000202", "documents": ["INV-4026"], "outcome": "promise_to_pay", "promised_date": "2099-01-01", "as_of": "2024-12-31"});
+    assert_eq!(problem(s.post("/api/v1/outcomes", &w.analyst, &promise)).0, StatusCode::FORBIDDEN);
+    assert_eq!(problem(s.post("/api/v1/outcomes", &w.col02, &promise)).0, StatusCode::NOT_FOUND);
+    let too_far = s.post("/api/v1/outcomes", &w.col01, &promise);
+    let (status, code, detail) = problem(too_far);
+    assert_eq!((status, code.as_str()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid"), "{detail}");
+
+    // Disputes: each department its own; resolving another department's is a 404.
+    let mine = json_of(s.get("/api/v1/disputes", Some(&w.logistics)).send().unwrap());
+    assert_eq!(mine.as_array().map(Vec::len), Some(1), "{mine}");
+    let none = json_of(s.get("/api/v1/disputes", Some(&w.accounting)).send().unwrap());
+    assert_eq!(none.as_array().map(Vec::len), Some(0), "{none}");
+    let resolve = json!({"resolution": "rejected", "note": "delivered: signed proof of delivery"});
+    assert_eq!(problem(s.post("/api/v1/disputes/DSP-1/resolve", &w.accounting, &resolve)).0, StatusCode::NOT_FOUND);
+    assert_eq!(problem(s.post("/api/v1/disputes/DSP-1/resolve", &w.col01, &resolve)).0, StatusCode::FORBIDDEN);
+    let done = s.post("/api/v1/disputes/DSP-1/resolve", &w.logistics, &resolve);
+    assert_eq!(done.status(), StatusCode::OK, "{:?}", done.text());
+
+    // SQL: analysts (and CFOs, admins) run queries; collectors do not; nothing but queries runs.
+    let r = s.post("/api/v1/sql", &w.analyst, &json!({"sql": "SELECT COUNT(*) AS n FROM open_items"}));
+    assert_eq!(json_of(r)[0]["n"], 15);
+    assert_eq!(problem(s.post("/api/v1/sql", &w.col01, &json!({"sql": "SELECT 1"}))).0, StatusCode::FORBIDDEN);
+    for bad in [
+        "DROP TABLE documents",
+        "CREATE TABLE x AS SELECT 1",
+        "INSERT INTO documents SELECT * FROM documents",
+        "COPY (SELECT 1) TO '/tmp/x.csv'",
+        "SET datafusion.execution.batch_size = 1",
+    ] {
+        let (status, code, detail) = problem(s.post("/api/v1/sql", &w.analyst, &json!({"sql": bad})));
+        assert_eq!((status, code.as_str()), (StatusCode::FORBIDDEN, "sql_forbidden"), "{bad}: {detail}");
+    }
+    let (status, code, _) = problem(s.post("/api/v1/sql", &w.analyst, &json!({"sql": "SELECT * FROM nowhere"})));
+    assert_eq!((status, code.as_str()), (StatusCode::BAD_REQUEST, "sql_invalid"));
+
+    // The portal: the signed link reaches that customer's statement and nothing else.
+    let dir = w._tmp.path();
+    let link = ok(cobro(dir, &["portal", "link", "000201", "--base-url", &w.server.base])).trim().to_owned();
+    let st = json_of(s.http.get(&link).send().unwrap());
+    assert_eq!(st["customer"]["customer_id"], "000201");
+    assert!(st["open_items"].as_array().is_some_and(|a| !a.is_empty()));
+    let other = link.replace("customer=000201", "customer=000202");
+    let (status, code, _) = problem(s.http.get(&other).send().unwrap());
+    assert_eq!((status, code.as_str()), (StatusCode::FORBIDDEN, "portal_link_invalid"));
+    let expired = {
+        let exp: i64 = link
+            .split("expires=")
+            .nth(1)
+            .and_then(|r| r.split('&').next())
+            .and_then(|e| e.parse().ok())
+            .expect("expires");
+        link.replace(&format!("expires={exp}"), "expires=1")
+    };
+    assert_eq!(
+        problem(s.http.get(&expired).send().unwrap()).1,
+        "portal_link_invalid",
+        "an altered expiry is a bad signature"
+    );
+}
+
+#[test]
+fn bad_input_over_http_gets_a_precise_4xx_and_never_a_500() {
+    let w = world();
+    let s = &w.server;
+    let raw = |body: &str, ct: &str| {
+        s.http
+            .post(format!("{}/api/v1/sql", s.base))
+            .bearer_auth(&w.analyst)
+            .header("content-type", ct)
+            .body(body.to_owned())
+            .send()
+            .unwrap()
+    };
+    let (status, code, detail) = problem(raw("{\"sql\": ", "application/json"));
+    assert_eq!((status, code.as_str()), (StatusCode::BAD_REQUEST, "invalid_json"), "{detail}");
+    let (status, code, detail) = problem(raw("{\"sql\": 42}", "application/json"));
+    assert_eq!((status, code.as_str()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"), "{detail}");
+    assert!(detail.contains("sql"), "{detail}");
+    let (status, code, detail) = problem(raw("{\"sql\": \"SELECT 1\", \"limit\": 5}", "application/json"));
+    assert_eq!((status, code.as_str()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"));
+    assert!(detail.contains("unknown field `limit`"), "{detail}");
+    let (status, code, _) = problem(raw("{\"sql\": \"SELECT 1\"}", "text/plain"));
+    assert_eq!((status, code.as_str()), (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"));
+    let big = format!("{{\"sql\": \"SELECT '{}'\"}}", "x".repeat(2 * 1024 * 1024));
+    let r = raw(&big, "application/json");
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let (status, code, detail) = problem(s.get("/api/v1/metrics?as_of=2024-02-30", Some(&w.cfo)).send().unwrap());
+    assert_eq!((status, code.as_str()), (StatusCode::BAD_REQUEST, "invalid_query"), "{detail}");
+    let (status, code, _) = problem(s.get("/api/v1/metrics?as_of=2020-01-31", Some(&w.cfo)).send().unwrap());
+    assert_eq!((status, code.as_str()), (StatusCode::NOT_FOUND, "not_found"));
+    let (status, code, _) = problem(s.get("/api/v1/metrics?as_of=2024-12-31&x=1", Some(&w.cfo)).send().unwrap());
+    assert_eq!((status, code.as_str()), (StatusCode::BAD_REQUEST, "invalid_query"));
+    let (status, code, _) = problem(s.get("/api/v1/nothing-here", Some(&w.cfo)).send().unwrap());
+    assert_eq!((status, code.as_str()), (StatusCode::NOT_FOUND, "not_found"));
+    let (status, code, _) =
+        problem(s.get("/api/v1/metrics", Some(&w.cfo)).header("accept", "image/png").send().unwrap());
+    assert_eq!((status, code.as_str()), (StatusCode::NOT_ACCEPTABLE, "not_acceptable"));
+    let o =
+        json!({"customer_id": "000201", "documents": ["INV-4030"], "outcome": "promise_to_pay", "as_of": "2024-12-31"});
+    let (status, _, detail) = problem(s.post("/api/v1/outcomes", &w.col01, &o));
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(detail.contains("`promised_date` is required"), "{detail}");
+    let o = json!({"customer_id": "000201", "documents": ["INV-4030"], "outcome": "promise_to_pay", "promised_date": "soon"});
+    assert_eq!(problem(s.post("/api/v1/outcomes", &w.col01, &o)).1, "invalid_body");
+    let o = json!({"customer_id": "000201", "documents": ["NOPE-1"], "outcome": "no_contact", "as_of": "2024-12-31"});
+    assert_eq!(problem(s.post("/api/v1/outcomes", &w.col01, &o)).0, StatusCode::NOT_FOUND);
+}
+
+#[test]
+fn tabular_endpoints_negotiate_csv_arrow_and_parquet_and_the_openapi_document_lists_the_routes() {
+    let w = world();
+    let s = &w.server;
+    let get = |accept: &str| {
+        s.get("/api/v1/ar-monthly?as_of=2024-12-31", Some(&w.cfo)).header("accept", accept).send().unwrap()
+    };
+    let csv = get("text/csv");
+    assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+    assert!(csv.headers().contains_key("x-request-id"));
+    let text = csv.text().unwrap();
+    assert!(text.starts_with("month,"), "{text}");
+    let arrow = get("application/vnd.apache.arrow.stream").bytes().unwrap();
+    assert!(
+        arrow.len() > 8 && arrow[..4] == [0xFF, 0xFF, 0xFF, 0xFF],
+        "an Arrow IPC stream starts with a continuation marker"
+    );
+    let parquet = get("application/vnd.apache.parquet").bytes().unwrap();
+    assert_eq!(&parquet[..4], b"PAR1");
+    let doc = json_of(s.get("/api/v1/openapi.json", None).send().unwrap());
+    for p in [
+        "/healthz",
+        "/api/v1/sql",
+        "/api/v1/metrics",
+        "/api/v1/work-queue",
+        "/api/v1/customers/{id}",
+        "/api/v1/outcomes",
+        "/api/v1/portal/statement",
+    ] {
+        assert!(doc["paths"].get(p).is_some(), "{p} missing from the OpenAPI document");
+    }
+    assert_eq!(s.get("/healthz", None).send().unwrap().text().unwrap(), "ok");
+}
