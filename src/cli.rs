@@ -35,8 +35,11 @@ pub struct Cli {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Import the bundled IBM late-payment sample, snapshot it and print a summary.
-    #[command(after_help = "Examples:\n  cobro demo\n  cobro demo --data-dir /tmp/cobro-demo --as-of 2013-06-30")]
+    /// Import the bundled IBM late-payment sample, snapshot it, print a summary and the dunning plan, then serve the
+    /// API with a printed admin token and a demo portal link (`--no-serve` to stop after the summary).
+    #[command(
+        after_help = "Examples:\n  cobro demo\n  cobro demo --data-dir /tmp/cobro-demo --as-of 2013-06-30\n  cobro demo --no-serve"
+    )]
     Demo(DemoArgs),
     /// Write a seeded, realistic synthetic ledger as canonical CSV files.
     #[command(
@@ -702,6 +705,12 @@ pub struct DemoArgs {
     /// As-of date of the demo snapshot.
     #[arg(long, default_value = "2013-06-30")]
     pub as_of: AsOf,
+    /// Stop after the summary instead of serving the API.
+    #[arg(long)]
+    pub no_serve: bool,
+    /// Where the demo serves the API (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
 }
 
 /// `cobro generate`.

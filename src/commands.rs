@@ -26,7 +26,7 @@ use crate::cli::{Cli, Command, SegmentsAction};
 pub async fn run(cli: Cli) -> anyhow::Result<Done> {
     let ctx = Ctx::new(cli.data_dir, cli.segments, cli.workflow, cli.templates, cli.store);
     match cli.command {
-        Command::Demo(args) => demo::run(&ctx, args).await,
+        Command::Demo(args) => demo::run(ctx, args).await,
         Command::Generate(args) => generate::run(args),
         Command::Import(args) => import::run(&ctx.data_dir, args),
         Command::Snapshot(args) => snapshot::run(&ctx, args).await,

@@ -705,10 +705,51 @@ fn a_generated_ledger_imports_without_rejects_and_keeps_its_totals() {
 #[test]
 fn demo_imports_the_bundled_sample_and_prints_the_ageing() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let out = ok(cobro(tmp.path(), &["demo"]));
-    for part in ["2466", "snapshot as of 2013-06-30 version 1", "current", "open_count", "dso_countback", "cei"] {
+    let out = ok(cobro(tmp.path(), &["demo", "--no-serve"]));
+    for part in
+        ["2466", "snapshot as of 2013-06-30 version 1", "current", "open_count", "dso_countback", "cei", "dunning plan"]
+    {
         assert!(out.contains(part), "demo output lacks `{part}`:\n{out}");
     }
+}
+
+/// The README's first command end to end: the demo ends serving the API, with a token that works.
+#[test]
+fn the_demo_ends_serving_the_api_with_a_working_admin_token_and_portal_link() {
+    use std::io::{BufRead, BufReader};
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut child = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(tmp.path())
+        .args(["demo", "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("demo");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let (mut token, mut portal, mut base) = (String::new(), String::new(), String::new());
+    for line in lines.by_ref() {
+        let line = line.expect("line");
+        if let Some(t) = line.trim().strip_prefix("admin token (shown once): ") {
+            token = t.to_owned();
+        }
+        if line.trim().starts_with("portal link for ") {
+            portal = line.split_whitespace().last().unwrap_or_default().to_owned();
+        }
+        if line.starts_with("cobro listening on ") {
+            base = line.split_whitespace().nth(3).unwrap_or_default().to_owned();
+            break;
+        }
+    }
+    let http = reqwest::blocking::Client::new();
+    let metrics = http.get(format!("{base}/api/v1/metrics")).bearer_auth(&token).send().expect("metrics");
+    assert_eq!(metrics.status(), 200);
+    assert!(metrics.text().expect("body").contains("dso_countback"));
+    // With port 0 the demo prints the link's path; it is under the `listening on` address.
+    let query = portal.split_once('?').map(|(_, q)| q).unwrap_or_default();
+    let st = http.get(format!("{base}/api/v1/portal/statement?{query}")).send().expect("portal");
+    assert_eq!(st.status(), 200);
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 #[test]

@@ -11,7 +11,8 @@ use crate::{Done, output};
 const SAMPLE_CSV: &str = include_str!("../../data/samples/ibm-late-payment/WA_Fn-UseC_-Accounts-Receivable.csv");
 const SAMPLE_MAPPING: &str = include_str!("../../data/mappings/ibm-late-payment.toml");
 
-pub async fn run(ctx: &super::Ctx, args: DemoArgs) -> anyhow::Result<Done> {
+pub async fn run(owned: super::Ctx, args: DemoArgs) -> anyhow::Result<Done> {
+    let ctx = &owned;
     let data_dir = ctx.data_dir.as_path();
     let input_dir = data_dir.join("demo-input");
     std::fs::create_dir_all(&input_dir).with_context(|| format!("creating {}", input_dir.display()))?;
@@ -83,5 +84,28 @@ pub async fn run(ctx: &super::Ctx, args: DemoArgs) -> anyhow::Result<Done> {
         dir = data_dir.display(),
         as_of = args.as_of
     )?;
-    Ok(Done::Clean)
+    if args.no_serve {
+        return Ok(Done::Clean);
+    }
+    // A token and a portal link to try the API with; the token is printed this once.
+    let store = ctx.store().await?;
+    let now = SystemClock.now();
+    let role = cobro_workflow::access::Role::Admin;
+    let t = cobro_workflow::access::create_token(&store, role, (None, None), "demo admin", "demo", now).await?;
+    let top = cobro_app::ledger::text_rows(&session, "SELECT customer_id FROM work_queue ORDER BY queue_rank LIMIT 1")
+        .await?
+        .into_iter()
+        .next()
+        .and_then(|r| r.into_iter().next().flatten())
+        .unwrap_or_default();
+    let portal = cobro_workflow::access::portal_query(&store, &top, now + chrono::Duration::days(14)).await?;
+    store.close().await;
+    out!("\n== 7. the API (Ctrl-C stops it)")?;
+    out!("  admin token (shown once): {}", t.token)?;
+    // With port 0 the address is only known once bound: the paths are then under the `listening on` address.
+    let base = if args.listen.port() == 0 { String::new() } else { format!("http://{}", args.listen) };
+    out!("  try: curl -H 'Authorization: Bearer {}' {base}/api/v1/metrics", t.token)?;
+    out!("  portal link for {top}: {base}/api/v1/portal/statement?{portal}")?;
+    let serve = crate::cli::ServeArgs { config: None, listen: Some(args.listen) };
+    super::serve::serve(owned, serve).await
 }
