@@ -79,28 +79,35 @@ pub async fn snapshots(State(s): St, caller: Caller) -> Result<Response, ApiErro
     responses((status = 200, description = "one row per metric; JSON, CSV, Arrow or Parquet by Accept"),
               (status = 403, body = crate::problem::Problem)))]
 pub async fn metrics(State(s): St, caller: Caller, Q(q): Q<AsOfQuery>, h: HeaderMap) -> Result<Response, ApiError> {
-    caller.require(READERS, "read the company's metrics")?;
-    let opened = s.ctx.open(q.as_of).await?;
-    let sql = opened.session.params().render(cobro_analytics::sql::METRICS_SUMMARY);
-    tabular::query(&opened.session, &sql, &h).await
+    company_table(&s, &caller, q.as_of, cobro_analytics::sql::METRICS_SUMMARY, &h).await
+}
+
+/// A company-wide table for the readers (admin, CFO, analyst): one of cobro's queries over a snapshot.
+async fn company_table(
+    s: &AppState,
+    caller: &Caller,
+    as_of: Option<AsOf>,
+    template: &str,
+    h: &HeaderMap,
+) -> Result<Response, ApiError> {
+    caller.require(READERS, "read company-wide figures")?;
+    let opened = s.ctx.open(as_of).await?;
+    let sql = opened.session.params().render(template);
+    tabular::query(&opened.session, &sql, h).await
 }
 
 /// `ar_monthly`: sales, collections, receivables and the DSO family per month.
 #[utoipa::path(get, path = "/api/v1/ar-monthly", tag = "metrics", params(AsOfQuery), security(("bearer" = [])),
     responses((status = 200, description = "one row per month"), (status = 403, body = crate::problem::Problem)))]
 pub async fn ar_monthly(State(s): St, caller: Caller, Q(q): Q<AsOfQuery>, h: HeaderMap) -> Result<Response, ApiError> {
-    caller.require(READERS, "read the company's metrics")?;
-    let opened = s.ctx.open(q.as_of).await?;
-    tabular::query(&opened.session, "SELECT * FROM ar_monthly ORDER BY month", &h).await
+    company_table(&s, &caller, q.as_of, "SELECT * FROM ar_monthly ORDER BY month", &h).await
 }
 
 /// Ageing by bucket and currency.
 #[utoipa::path(get, path = "/api/v1/ageing", tag = "metrics", params(AsOfQuery), security(("bearer" = [])),
     responses((status = 200, description = "one row per bucket and currency"), (status = 403, body = crate::problem::Problem)))]
 pub async fn ageing(State(s): St, caller: Caller, Q(q): Q<AsOfQuery>, h: HeaderMap) -> Result<Response, ApiError> {
-    caller.require(READERS, "read the company's ageing")?;
-    let opened = s.ctx.open(q.as_of).await?;
-    tabular::query(&opened.session, "SELECT * FROM ageing ORDER BY bucket_order, currency", &h).await
+    company_table(&s, &caller, q.as_of, "SELECT * FROM ageing ORDER BY bucket_order, currency", &h).await
 }
 
 /// The risk-ranked work queue, with the store's live records on top of the snapshot.
