@@ -92,6 +92,9 @@ fn api() -> (Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
         .routes(routes!(r::resolve_dispute))
         .routes(routes!(r::tasks))
         .routes(routes!(r::portal_statement))
+        .routes(routes!(r::dunning_plan))
+        .routes(routes!(r::dunning_messages))
+        .routes(routes!(r::dunning_bounce))
         .split_for_parts()
 }
 

@@ -509,3 +509,79 @@ impl LabelOrId for access::Principal {
             .unwrap_or_else(|| format!("{} ({})", self.label, self.token_id))
     }
 }
+
+/// `?as_of=&at=`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PlanQuery {
+    /// Snapshot date (YYYY-MM-DD); the latest when absent.
+    #[param(value_type = Option<String>, example = "2024-12-31")]
+    pub as_of: Option<AsOf>,
+    /// The run's instant (RFC 3339); now when absent.
+    #[param(value_type = Option<String>, example = "2024-12-31T09:00:00Z")]
+    pub at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// The dunning plan, as a dry run: every action and every skip with its reason. Nothing is recorded.
+#[utoipa::path(get, path = "/api/v1/dunning/plan", tag = "dunning", params(PlanQuery), security(("bearer" = [])),
+    responses((status = 200, description = "{actions, skipped, feed_problem}"), (status = 403, body = crate::problem::Problem)))]
+pub async fn dunning_plan(State(s): St, caller: Caller, Q(q): Q<PlanQuery>) -> Result<Response, ApiError> {
+    caller.require(&[Role::Admin, Role::Cfo], "preview the dunning plan")?;
+    let req = cobro_app::dunning::PlanRequest { as_of: q.as_of, at: q.at, strategies: None };
+    let built = cobro_app::dunning::build(&s.ctx, &req).await?;
+    Ok(axum::Json(serde_json::json!({
+        "as_of": built.as_of.to_string(),
+        "at": built.now,
+        "feed_problem": built.feed_problem,
+        "actions": built.plan.actions,
+        "skipped": built.plan.skipped,
+    }))
+    .into_response())
+}
+
+/// `?state=`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct MessagesQuery {
+    /// Only this state: queued, sending, sent, bounced, failed.
+    pub state: Option<String>,
+}
+
+/// The outbox: every message with its state, attempts and last error (no bodies).
+#[utoipa::path(get, path = "/api/v1/dunning/messages", tag = "dunning", params(MessagesQuery), security(("bearer" = [])),
+    responses((status = 200, description = "messages, newest first"), (status = 403, body = crate::problem::Problem)))]
+pub async fn dunning_messages(State(s): St, caller: Caller, Q(q): Q<MessagesQuery>) -> Result<Response, ApiError> {
+    caller.require(&[Role::Admin, Role::Cfo], "read the outbox")?;
+    Ok(axum::Json(views::messages(&s.store, q.state.as_deref()).await?).into_response())
+}
+
+/// A bounce reported by the mail or SMS provider.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BounceRequest {
+    /// The message id (`MSG-n`) or the Message-ID it was sent under.
+    pub message: String,
+    /// What the bounce said (e.g. `550 5.1.1 user unknown`).
+    pub reason: String,
+}
+
+/// The bounce callback: marks the message bounced, holds the address, and gives the collector a task.
+#[utoipa::path(post, path = "/api/v1/dunning/bounces", tag = "dunning", request_body = BounceRequest, security(("bearer" = [])),
+    responses((status = 200, description = "what was recorded"), (status = 404, body = crate::problem::Problem),
+              (status = 403, body = crate::problem::Problem)))]
+pub async fn dunning_bounce(
+    State(s): St,
+    caller: Caller,
+    Body(req): Body<BounceRequest>,
+) -> Result<Response, ApiError> {
+    let who = caller.require(&[Role::Admin], "report bounces")?.clone();
+    if req.reason.trim().is_empty() {
+        return Err(ApiError::invalid("`reason`: say what the bounce said"));
+    }
+    let collector = cobro_app::dunning::collector_of_message(&s.ctx, &s.store, &req.message).await;
+    let ledger = cobro_workflow::Ledger::default();
+    let actor = who.label_or_id();
+    let c = case_ctx(&s, &ledger, &actor)?;
+    let rec = cobro_workflow::delivery::bounce(&c, &req.message, &req.reason, collector.as_deref()).await?;
+    Ok(axum::Json(rec).into_response())
+}

@@ -204,3 +204,22 @@ async fn tie_out(
     }
     Ok((!diffs.is_empty()).then(|| format!("control totals do not tie out ({})", diffs.join("; "))))
 }
+
+/// The collector of a message's customer in the latest snapshot, for the bounce's task (none without a snapshot).
+pub async fn collector_of_message(ctx: &Ctx, store: &cobro_workflow::Store, message: &str) -> Option<String> {
+    let customer = cobro_workflow::views::messages(store, None)
+        .await
+        .ok()?
+        .into_iter()
+        .find(|r| {
+            r.get("message_id").and_then(|v| v.as_deref()) == Some(message)
+                || r.get("rfc_message_id")
+                    .and_then(|v| v.as_deref())
+                    .is_some_and(|m| m.trim_matches(['<', '>']) == message.trim_matches(['<', '>']))
+        })?
+        .get("customer_id")?
+        .clone()?;
+    let opened = ctx.open(None).await.ok()?;
+    let sql = format!("SELECT collector_id FROM customers WHERE customer_id = {}", crate::ledger::quote([&customer]));
+    text_rows(&opened.session, &sql).await.ok()?.into_iter().next()?.into_iter().next()?
+}

@@ -15,7 +15,6 @@ use cobro_app::dunning::{Built, PlanRequest, build};
 use super::Ctx;
 use crate::Done;
 use crate::cli::{ChannelArg, Delivery, DunningAction, Format};
-use cobro_app::ledger::text_rows;
 use cobro_workflow::config::ChannelKind;
 use cobro_workflow::delivery::{self, ChannelOverride};
 
@@ -121,7 +120,7 @@ pub async fn run(ctx: &Ctx, action: DunningAction) -> anyhow::Result<Done> {
             let who = who(by);
             let ledger = cobro_workflow::Ledger::default();
             let c = case_ctx(ctx, &store, &ledger, &who, SystemClock.now())?;
-            let collector = collector_of_message(ctx, &store, &message).await;
+            let collector = cobro_app::dunning::collector_of_message(ctx, &store, &message).await;
             let r = delivery::bounce(&c, &message, &reason, collector.as_deref()).await?;
             store.close().await;
             super::case::print_recorded(&r, false)?;
@@ -255,26 +254,6 @@ fn print_delivery(channel: &delivery::Channel, r: &delivery::DeliveryReport) -> 
         out!("  FAILED {id}: {e}")?;
     }
     Ok(())
-}
-
-/// The collector of a message's customer in the latest snapshot, for the bounce's task (none without a snapshot).
-async fn collector_of_message(ctx: &Ctx, store: &cobro_workflow::Store, message: &str) -> Option<String> {
-    let customer = cobro_workflow::views::messages(store, None)
-        .await
-        .ok()?
-        .into_iter()
-        .find(|r| {
-            r.get("message_id").and_then(|v| v.as_deref()) == Some(message)
-                || r.get("rfc_message_id")
-                    .and_then(|v| v.as_deref())
-                    .is_some_and(|m| m.trim_matches(['<', '>']) == message.trim_matches(['<', '>']))
-        })?
-        .get("customer_id")?
-        .clone()?;
-    let opened = ctx.open(None).await.ok()?;
-    let sql =
-        format!("SELECT collector_id FROM customers WHERE customer_id = {}", cobro_app::ledger::quote([&customer]));
-    text_rows(&opened.session, &sql).await.ok()?.into_iter().next()?.into_iter().next()?
 }
 
 fn print_table(built: &Built) -> std::io::Result<()> {

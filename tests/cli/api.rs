@@ -249,7 +249,15 @@ fn bad_input_over_http_gets_a_precise_4xx_and_never_a_500() {
     let (status, code, _) = problem(raw("{\"sql\": \"SELECT 1\"}", "text/plain"));
     assert_eq!((status, code.as_str()), (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"));
     let big = format!("{{\"sql\": \"SELECT '{}'\"}}", "x".repeat(2 * 1024 * 1024));
-    let r = raw(&big, "application/json");
+    // On its own connection: the server answers 413 and closes it before reading the rest of the body, so a pooled
+    // connection would be unusable for the next request.
+    let r = Client::new()
+        .post(format!("{}/api/v1/sql", s.base))
+        .bearer_auth(&w.analyst)
+        .header("content-type", "application/json")
+        .body(big)
+        .send()
+        .unwrap();
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
     let (status, code, detail) = problem(s.get("/api/v1/metrics?as_of=2024-02-30", Some(&w.cfo)).send().unwrap());
     assert_eq!((status, code.as_str()), (StatusCode::BAD_REQUEST, "invalid_query"), "{detail}");
@@ -305,4 +313,46 @@ fn tabular_endpoints_negotiate_csv_arrow_and_parquet_and_the_openapi_document_li
         assert!(doc["paths"].get(p).is_some(), "{p} missing from the OpenAPI document");
     }
     assert_eq!(s.get("/healthz", None).send().unwrap().text().unwrap(), "ok");
+}
+
+#[test]
+fn dunning_over_http_previews_the_plan_lists_the_outbox_and_takes_bounce_callbacks() {
+    let tmp = super::cases::ledger();
+    let dir = tmp.path();
+    ok(cobro(dir, &["dunning", "run", "--at", "2024-12-31T09:00:00Z"]));
+    let admin = token(dir, &["--role", "admin", "--label", "provider callbacks"]);
+    let col01 = token(dir, &["--role", "collector", "--collector", "COL01", "--label", "ana"]);
+    let s = Server::start(dir);
+    // The plan after the run: nothing left to fire today, every item with its reason.
+    let plan =
+        json_of(s.get("/api/v1/dunning/plan?as_of=2024-12-31&at=2024-12-31T10:00:00Z", Some(&admin)).send().unwrap());
+    let skipped = plan["skipped"].as_array().expect("skipped");
+    assert!(skipped.iter().any(|x| x["reason"] == "already_sent"), "{plan}");
+    assert_eq!(problem(s.get("/api/v1/dunning/plan", Some(&col01)).send().unwrap()).0, StatusCode::FORBIDDEN);
+    let sent = json_of(s.get("/api/v1/dunning/messages?state=sent", Some(&admin)).send().unwrap());
+    let norte = sent
+        .as_array()
+        .expect("rows")
+        .iter()
+        .find(|m| m["recipient"] == "pagos@ferreteria-norte.example")
+        .expect("000201's email")
+        .clone();
+    // The provider reports the bounce by the Message-ID it saw.
+    let mid = norte["rfc_message_id"].as_str().expect("message id");
+    let r = s.post("/api/v1/dunning/bounces", &admin, &json!({"message": mid, "reason": "550 5.1.1 user unknown"}));
+    let rec = json_of(r);
+    assert!(rec["summary"][0].as_str().is_some_and(|t| t.contains("is held")), "{rec}");
+    let bounced = json_of(s.get("/api/v1/dunning/messages?state=bounced", Some(&admin)).send().unwrap());
+    assert_eq!(bounced[0]["message_id"], norte["message_id"]);
+    let tasks = json_of(s.get("/api/v1/tasks", Some(&col01)).send().unwrap());
+    assert!(
+        tasks.as_array().expect("tasks").iter().any(|t| t["kind"] == "fix_contact"),
+        "the collector has the task: {tasks}"
+    );
+    let unknown = s.post("/api/v1/dunning/bounces", &admin, &json!({"message": "MSG-999", "reason": "550"}));
+    assert_eq!(problem(unknown).0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        problem(s.post("/api/v1/dunning/bounces", &col01, &json!({"message": mid, "reason": "x"}))).0,
+        StatusCode::FORBIDDEN
+    );
 }
