@@ -22,6 +22,15 @@ pub use cobro_app::{Ctx, Opened};
 use crate::Done;
 use crate::cli::{Cli, Command, SegmentsAction};
 
+/// Who is acting: `--as`, else `$COBRO_USER`, else `$USER`, else `cli`.
+pub fn actor(by: Option<&str>) -> String {
+    by.map(str::to_owned)
+        .or_else(|| std::env::var("COBRO_USER").ok())
+        .or_else(|| std::env::var("USER").ok())
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| "cli".to_owned())
+}
+
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<Done> {
     let ctx = Ctx::new(cli.data_dir, cli.segments, cli.workflow, cli.templates, cli.store);

@@ -35,6 +35,25 @@ fn cobro(data_dir: &Path, args: &[&str]) -> Output {
         .expect("cobro runs")
 }
 
+/// Runs `cobro ARGS` twice at once over one data directory, and asserts that both succeed.
+fn twice_at_once(data_dir: &Path, args: &[&str]) {
+    let spawn = || {
+        Command::new(BIN)
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(args)
+            .env_remove("COBRO_FAILPOINT")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn")
+    };
+    let (a, b) = (spawn(), spawn());
+    for o in [a.wait_with_output().expect("a"), b.wait_with_output().expect("b")] {
+        assert!(o.status.success(), "{}", text(&o));
+    }
+}
+
 fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }

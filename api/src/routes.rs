@@ -348,7 +348,7 @@ pub async fn outcome(State(s): St, caller: Caller, Body(req): Body<OutcomeReques
         delay_reason: req.delay_reason,
         expect: req.expected_versions,
     };
-    let actor = who.label_or_id();
+    let actor = actor_of(&who);
     let rec = cases::record_outcome(&case_ctx(&s, &ledger, &actor)?, &o).await?;
     Ok((StatusCode::CREATED, axum::Json(rec)).into_response())
 }
@@ -419,7 +419,7 @@ pub async fn resolve_dispute(
     let (docs, custs) = cobro_workflow::export::record_documents(&s.store, "disputes", "dispute_id", &id).await?;
     let opened = s.ctx.open(None).await?;
     let ledger = load_ledger(&opened.session, opened.manifest.as_of.date(), &docs, &custs).await?;
-    let actor = who.label_or_id();
+    let actor = actor_of(&who);
     let rec =
         cases::resolve_dispute(&case_ctx(&s, &ledger, &actor)?, &id, &req.resolution, req.note.as_deref()).await?;
     Ok(axum::Json(rec).into_response())
@@ -496,18 +496,10 @@ pub async fn portal_statement(State(s): St, Q(q): Q<PortalQuery>) -> Result<Resp
     .into_response())
 }
 
-trait LabelOrId {
-    fn label_or_id(&self) -> String;
-}
-
-impl LabelOrId for access::Principal {
-    /// Who to record as the actor: the collector or department the token belongs to, else its label.
-    fn label_or_id(&self) -> String {
-        self.collector_id
-            .clone()
-            .or_else(|| self.department.clone())
-            .unwrap_or_else(|| format!("{} ({})", self.label, self.token_id))
-    }
+/// Who to record as the actor of a caller's change: the collector or department its token belongs to, else the
+/// token's label and id.
+fn actor_of(p: &access::Principal) -> String {
+    p.collector_id.clone().or_else(|| p.department.clone()).unwrap_or_else(|| format!("{} ({})", p.label, p.token_id))
 }
 
 /// `?as_of=&at=`.
@@ -580,7 +572,7 @@ pub async fn dunning_bounce(
     }
     let collector = cobro_app::dunning::collector_of_message(&s.ctx, &s.store, &req.message).await;
     let ledger = cobro_workflow::Ledger::default();
-    let actor = who.label_or_id();
+    let actor = actor_of(&who);
     let c = case_ctx(&s, &ledger, &actor)?;
     let rec = cobro_workflow::delivery::bounce(&c, &req.message, &req.reason, collector.as_deref()).await?;
     Ok(axum::Json(rec).into_response())

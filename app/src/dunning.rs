@@ -66,15 +66,19 @@ pub async fn build(ctx: &Ctx, run: &PlanRequest) -> anyhow::Result<Built> {
         "d.kind <> 'credit_note' AND (o.document_id IS NOT NULL OR d.due_date >= DATE '{as_of}' - INTERVAL '45' DAY)"
     );
     let documents = crate::ledger::load_documents(&session, as_of.date(), &recent, "TRUE").await?;
-    // From the store: pauses in force today and addresses that bounced.
-    let (paused, bounced) = if ctx.has_store() {
+    // From the store, opened once: pauses in force today, addresses that bounced, the live collection statuses,
+    // the step keys already fired or superseded, and the customer messages per local day (the last two in one
+    // consistent read).
+    let (paused, bounced, mut statuses, sent_keys, sent_per_day) = if ctx.has_store() {
         let store = ctx.store().await?;
         let p = executor::paused(&store, today).await?;
         let b = executor::bounced(&store).await?;
+        let statuses = cobro_workflow::cases::live_statuses(&store).await?;
+        let (keys, per_day) = executor::recorded(&store).await?;
         store.close().await;
-        (p, b)
+        (p, b, statuses, keys, per_day)
     } else {
-        (BTreeSet::new(), BTreeSet::new())
+        (BTreeSet::new(), BTreeSet::new(), BTreeMap::new(), BTreeSet::new(), BTreeMap::new())
     };
     let mut ledger = cobro_workflow::Ledger { as_of: as_of.date(), ..Default::default() };
     let sql = "SELECT c.customer_id, c.email, c.timezone, CAST(c.vip AS VARCHAR), c.account_group, s.effective_segment, \
@@ -123,17 +127,6 @@ pub async fn build(ctx: &Ctx, run: &PlanRequest) -> anyhow::Result<Built> {
     {
         unapplied.insert((r[0].clone().unwrap_or_default(), r[1].clone().unwrap_or_default()), dec(&r[2])?);
     }
-    // From the store: the live collection statuses, the step keys already fired or superseded, and the customer
-    // messages per local day (the last two in one consistent read).
-    let (mut statuses, sent_keys, sent_per_day) = if ctx.has_store() {
-        let store = ctx.store().await?;
-        let statuses = cobro_workflow::cases::live_statuses(&store).await?;
-        let (keys, per_day) = executor::recorded(&store).await?;
-        store.close().await;
-        (statuses, keys, per_day)
-    } else {
-        (BTreeMap::new(), BTreeSet::new(), BTreeMap::new())
-    };
     // An ERP dispute flag counts where no dispute record exists, as for disputed AR.
     let flagged = "SELECT d.document_id FROM documents d WHERE d.disputed \
                    AND NOT EXISTS (SELECT 1 FROM disputes x WHERE x.document_id = d.document_id)";
@@ -207,18 +200,7 @@ async fn tie_out(
 
 /// The collector of a message's customer in the latest snapshot, for the bounce's task (none without a snapshot).
 pub async fn collector_of_message(ctx: &Ctx, store: &cobro_workflow::Store, message: &str) -> Option<String> {
-    let customer = cobro_workflow::views::messages(store, None)
-        .await
-        .ok()?
-        .into_iter()
-        .find(|r| {
-            r.get("message_id").and_then(|v| v.as_deref()) == Some(message)
-                || r.get("rfc_message_id")
-                    .and_then(|v| v.as_deref())
-                    .is_some_and(|m| m.trim_matches(['<', '>']) == message.trim_matches(['<', '>']))
-        })?
-        .get("customer_id")?
-        .clone()?;
+    let customer = cobro_workflow::delivery::find_message(store, message).await.ok()??.customer_id?;
     let opened = ctx.open(None).await.ok()?;
     let sql = format!("SELECT collector_id FROM customers WHERE customer_id = {}", crate::ledger::quote([&customer]));
     text_rows(&opened.session, &sql).await.ok()?.into_iter().next()?.into_iter().next()?

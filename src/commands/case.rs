@@ -16,12 +16,7 @@ use crate::cli::{CaseAction, OutcomeArgs, Recording};
 use cobro_app::ledger::{load_ledger, text_rows};
 
 fn actor(rec: &Recording) -> String {
-    rec.by
-        .clone()
-        .or_else(|| std::env::var("COBRO_USER").ok())
-        .or_else(|| std::env::var("USER").ok())
-        .filter(|s| !s.trim().is_empty())
-        .unwrap_or_else(|| "cli".to_owned())
+    super::actor(rec.by.as_deref())
 }
 
 fn business_date(rec: &Recording) -> NaiveDate {

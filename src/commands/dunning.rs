@@ -200,7 +200,7 @@ pub async fn demo_summary(ctx: &Ctx, as_of: cobro_domain::AsOf) -> anyhow::Resul
 }
 
 fn who(by: Option<String>) -> String {
-    by.or_else(|| std::env::var("USER").ok()).filter(|s| !s.trim().is_empty()).unwrap_or_else(|| "cli".to_owned())
+    super::actor(by.as_deref())
 }
 
 /// The workflow context of a dunning command: the company's local date at `now`.

@@ -42,7 +42,7 @@ pub async fn token(ctx: &Ctx, action: TokenAction) -> anyhow::Result<Done> {
     match action {
         TokenAction::Create { role, collector, department, label } => {
             let role = Role::parse(&role)?;
-            let by = std::env::var("USER").unwrap_or_else(|_| "cli".into());
+            let by = super::actor(None);
             let t = access::create_token(
                 &store,
                 role,

@@ -162,21 +162,7 @@ fn two_dunning_runs_at_once_deliver_every_email_exactly_once() {
     let dir = tmp.path();
     let sink = Sink::start(0);
     let url = sink.url();
-    let spawn = || {
-        Command::new(BIN)
-            .arg("--data-dir")
-            .arg(dir)
-            .args(["dunning", "run", "--at", AT, "--channel", "smtp", "--smtp-url", &url])
-            .env_remove("COBRO_FAILPOINT")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn")
-    };
-    let (a, b) = (spawn(), spawn());
-    for o in [a.wait_with_output().expect("a"), b.wait_with_output().expect("b")] {
-        assert!(o.status.success(), "{}", text(&o));
-    }
+    super::twice_at_once(dir, &["dunning", "run", "--at", AT, "--channel", "smtp", "--smtp-url", &url]);
     let got = sink.received();
     assert_eq!(got.len(), 3, "{got:?}");
     assert!(copies(&got).values().all(|n| *n == 1), "{:?}", copies(&got));

@@ -57,7 +57,6 @@ fn the_plan_skips_disputed_and_promised_invoices_and_sends_in_each_customers_win
 
 #[test]
 fn two_dunning_runs_at_once_record_every_action_once_and_a_rerun_records_nothing() {
-    use std::process::{Command, Stdio};
     let tmp = super::cases::ledger();
     let dir = tmp.path();
     let plan: serde_json::Value =
@@ -65,20 +64,7 @@ fn two_dunning_runs_at_once_record_every_action_once_and_a_rerun_records_nothing
             .expect("json");
     let planned = plan["actions"].as_array().map(Vec::len).unwrap_or(0);
     assert!(planned > 5, "{plan}");
-    let spawn = || {
-        Command::new(super::BIN)
-            .arg("--data-dir")
-            .arg(dir)
-            .args(["dunning", "run", "--at", "2024-12-31T09:00:00Z"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn")
-    };
-    let (a, b) = (spawn(), spawn());
-    for o in [a.wait_with_output().expect("a"), b.wait_with_output().expect("b")] {
-        assert!(o.status.success(), "{}", super::text(&o));
-    }
+    super::twice_at_once(dir, &["dunning", "run", "--at", "2024-12-31T09:00:00Z"]);
     // A third run, later the same day, finds everything recorded.
     let out = ok(cobro(dir, &["dunning", "run", "--at", "2024-12-31T10:00:00Z"]));
     assert!(out.contains(": 0 message(s) queued, 0 task(s) created"), "{out}");

@@ -86,7 +86,8 @@ impl Channel {
                     .map_err(|e| CaseError::invalid("--smtp-url", format!("`{shown}`: {e}")))?
                     .timeout(Some(timeout));
                 if let Ok(password) = std::env::var("COBRO_SMTP_PASSWORD") {
-                    let user = url::user_of(&url).unwrap_or_default();
+                    // lettre reads user and password from the URL too; the environment's password wins.
+                    let user = reqwest::Url::parse(&url).map(|u| u.username().to_owned()).unwrap_or_default();
                     b = b.credentials(Credentials::new(user, password));
                 }
                 Ok(Self::Smtp(Box::new(b.build()), shown))
@@ -124,15 +125,6 @@ impl Channel {
             Self::Smtp(..) => "smtp",
             Self::Webhook { .. } => "webhook",
         }
-    }
-}
-
-/// The user part of an SMTP URL (lettre reads the password from the URL too; the environment wins).
-mod url {
-    pub fn user_of(url: &str) -> Option<String> {
-        let rest = url.split_once("://")?.1;
-        let (auth, _) = rest.split_once('@')?;
-        Some(auth.split(':').next().unwrap_or_default().to_owned())
     }
 }
 
@@ -281,7 +273,6 @@ async fn claim(
 }
 
 async fn send(channel: &Channel, from: &Mailbox, m: &Outgoing) -> Result<(), SendError> {
-    let to = m.recipient.as_deref().unwrap_or_default();
     match channel {
         Channel::Webhook { client, url, secret } => {
             let body = serde_json::to_vec(m).map_err(|e| SendError::Permanent(e.to_string()))?;
@@ -308,37 +299,35 @@ async fn send(channel: &Channel, from: &Mailbox, m: &Outgoing) -> Result<(), Sen
                 Err(SendError::Transient(msg))
             }
         }
-        Channel::File(_) | Channel::Smtp(..) => {
-            let rcpt: Mailbox = to.parse().map_err(|e| {
-                SendError::Permanent(if m.recipient_role == "customer" {
-                    format!("`{to}` is not an email address ({e}); correct the customer's email in the ERP")
-                } else {
-                    format!(
-                        "`{to}` is not an email address ({e}); add [people.{to}] email = \"…\" to the workflow file"
-                    )
-                })
-            })?;
-            let email = Message::builder()
-                .from(from.clone())
-                .reply_to(from.clone())
-                .to(rcpt)
-                .subject(&m.subject)
-                .message_id(Some(m.rfc_message_id.clone()))
-                .header(ContentType::TEXT_PLAIN)
-                .body(m.body.clone())
-                .map_err(|e| SendError::Permanent(e.to_string()))?;
-            match channel {
-                Channel::File(dir) => write_eml(dir, &m.message_id, &email.formatted())
-                    .map_err(|e| SendError::Transient(format!("{}: {e}", dir.display()))),
-                Channel::Smtp(t, shown) => match t.send(email).await {
-                    Ok(_) => Ok(()),
-                    Err(e) if e.is_permanent() => Err(SendError::Permanent(format!("{shown}: {e}"))),
-                    Err(e) => Err(SendError::Transient(format!("{shown}: {e}"))),
-                },
-                Channel::Webhook { .. } => Err(SendError::Permanent("unreachable".into())),
-            }
-        }
+        Channel::File(dir) => write_eml(dir, &m.message_id, &email(from, m)?.formatted())
+            .map_err(|e| SendError::Transient(format!("{}: {e}", dir.display()))),
+        Channel::Smtp(t, shown) => match t.send(email(from, m)?).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_permanent() => Err(SendError::Permanent(format!("{shown}: {e}"))),
+            Err(e) => Err(SendError::Transient(format!("{shown}: {e}"))),
+        },
     }
+}
+
+/// The email of a message: plain text, from and replying to the company, under its fixed Message-ID.
+fn email(from: &Mailbox, m: &Outgoing) -> Result<Message, SendError> {
+    let to = m.recipient.as_deref().unwrap_or_default();
+    let rcpt: Mailbox = to.parse().map_err(|e| {
+        SendError::Permanent(if m.recipient_role == "customer" {
+            format!("`{to}` is not an email address ({e}); correct the customer's email in the ERP")
+        } else {
+            format!("`{to}` is not an email address ({e}); add [people.{to}] email = \"…\" to the workflow file")
+        })
+    })?;
+    Message::builder()
+        .from(from.clone())
+        .reply_to(from.clone())
+        .to(rcpt)
+        .subject(&m.subject)
+        .message_id(Some(m.rfc_message_id.clone()))
+        .header(ContentType::TEXT_PLAIN)
+        .body(m.body.clone())
+        .map_err(|e| SendError::Permanent(e.to_string()))
 }
 
 /// Writes `<dir>/<id>.eml` whole or not at all (temporary file, then rename).
@@ -428,6 +417,36 @@ async fn fail(
     Ok((Finished::Failed(e), "message_failed", note))
 }
 
+/// A message as a bounce or a provider callback names it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MessageRef {
+    /// Id (`MSG-n`).
+    pub message_id: String,
+    /// Address.
+    pub recipient: Option<String>,
+    /// Customer it is about.
+    pub customer_id: Option<String>,
+    /// customer, collector, sales_rep, ar_manager, department.
+    pub recipient_role: String,
+    /// Outbox state.
+    pub state: String,
+    /// Documents it listed.
+    pub document_ids: Option<String>,
+}
+
+/// The message named by its id or by the Message-ID it was sent under (with or without angle brackets).
+pub async fn find_message(store: &Store, message: &str) -> Result<Option<MessageRef>, CaseError> {
+    sqlx::query_as(
+        "SELECT message_id, recipient, customer_id, recipient_role, state, document_ids FROM messages \
+         WHERE message_id = $1 OR rfc_message_id = $1 OR rfc_message_id = $2",
+    )
+    .bind(message)
+    .bind(format!("<{}>", message.trim_matches(['<', '>'])))
+    .fetch_optional(store.pool())
+    .await
+    .map_err(|e| store.err(e))
+}
+
 /// A bounce reported for a message (by its id or by the Message-ID it was sent under, as a delivery status
 /// notification quotes it): the message is marked `bounced`, its address is recorded so that no customer email
 /// goes to it again, and the customer's collector gets a task to correct the contact. Reporting the same bounce
@@ -438,33 +457,15 @@ pub async fn bounce(
     reason: &str,
     collector: Option<&str>,
 ) -> Result<crate::cases::Recorded, CaseError> {
-    #[derive(sqlx::FromRow)]
-    struct Bounced {
-        message_id: String,
-        recipient: Option<String>,
-        customer_id: Option<String>,
-        recipient_role: String,
-        state: String,
-        document_ids: Option<String>,
-    }
     let store = ctx.store;
-    let row: Option<Bounced> = sqlx::query_as(
-        "SELECT message_id, recipient, customer_id, recipient_role, state, document_ids FROM messages \
-         WHERE message_id = $1 OR rfc_message_id = $1 OR rfc_message_id = $2",
-    )
-    .bind(message)
-    .bind(format!("<{}>", message.trim_matches(['<', '>'])))
-    .fetch_optional(store.pool())
-    .await
-    .map_err(|e| store.err(e))?;
-    let Some(Bounced {
+    let Some(MessageRef {
         message_id: id,
         recipient,
         customer_id: customer,
         recipient_role: role,
         state,
         document_ids: docs,
-    }) = row
+    }) = find_message(store, message).await?
     else {
         return Err(CaseError::NotFound { what: "message", id: message.to_owned() });
     };
