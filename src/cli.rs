@@ -742,6 +742,10 @@ pub struct ImportArgs {
     /// Fail (exit 1, nothing staged) when more than this percentage of rows is rejected.
     #[arg(long, value_name = "PERCENT")]
     pub max_reject_rate: Option<f64>,
+    /// Add the files to the staged ledger instead of replacing it (an incremental extract: new invoices,
+    /// payments and allocations). Ids already staged are refused as duplicates; earlier rejects are kept.
+    #[arg(long)]
+    pub append: bool,
     /// Input files (CSV, JSON or Parquet, as the mapping says).
     #[arg(required = true)]
     pub inputs: Vec<PathBuf>,

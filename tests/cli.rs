@@ -430,6 +430,61 @@ fn a_clean_import_exits_zero_and_counts_every_table() {
     assert!(rows.contains(&vec!["fx_rates", "0", "0", "0", "0"]), "{out}");
 }
 
+#[test]
+fn an_appending_import_adds_to_the_staged_ledger_checks_against_it_and_keeps_the_earlier_rejects() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    // The first extract: D1, and D2 for an unknown customer (one reject).
+    let first = Ledger::new(&docs("D2,C9,invoice,2024-01-10,2024-02-09,EUR,100.00,,false\n"), "", "");
+    assert_eq!(first.import(tmp.path(), &[]).status.code(), Some(3));
+    // The increment: a new invoice, D1 again (a duplicate of a staged row), and a payment applied to the staged D1.
+    let inc = tempfile::tempdir().expect("tempdir");
+    let file = |name: &str, body: String| {
+        let p = inc.path().join(name);
+        std::fs::write(&p, body).expect("write");
+        p.display().to_string()
+    };
+    let d = file(
+        "documents-2024-02.csv",
+        format!(
+            "{DOC_HEADER}D3,C1,invoice,2024-02-10,2024-03-11,EUR,40.00,,false\nD1,C1,invoice,2024-01-10,2024-02-09,EUR,100.00,,false\n"
+        ),
+    );
+    let p = file("payments-2024-02.csv", format!("{PAY_HEADER}P1,C1,2024-02-05,EUR,60.00,transfer,\n"));
+    let a = file("allocations-2024-02.csv", format!("{ALLOC_HEADER}P1,D1,2024-02-05,60.00\n"));
+    let m = mapping("cobro-canonical.toml");
+    let o = cobro(tmp.path(), &["import", "--append", "--mapping", &m, &d, &p, &a]);
+    assert_eq!(o.status.code(), Some(3), "the duplicate makes it exit 3:\n{}", text(&o));
+    let out = text(&o);
+    let rows: Vec<Vec<&str>> = out.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert!(rows.contains(&vec!["documents", "2", "1", "0", "1"]), "the batch's own counts:\n{out}");
+    assert!(rows.contains(&vec!["allocations", "1", "1", "0", "0"]), "{out}");
+    assert!(
+        out.contains("documents-2024-02.csv line 3") && out.contains("the staged ledger's documents.parquet"),
+        "{out}"
+    );
+    assert!(out.contains("2 rejected in all"), "{out}");
+    ok(cobro(tmp.path(), &["snapshot", "--as-of", "2024-02-29"]));
+    let q = |sql: &str| sql_rows(tmp.path(), "2024-02-29", sql);
+    assert_eq!(q("SELECT document_id FROM documents ORDER BY document_id"), [["D1"], ["D3"]]);
+    assert_eq!(
+        q("SELECT file, line FROM rejects ORDER BY file"),
+        [["documents-2024-02.csv", "3"], ["documents.csv", "3"]]
+    );
+    assert_eq!(q("SELECT CAST(SUM(balance) AS VARCHAR) FROM open_items"), [["80.0000"]], "D1 100 − 60 + D3 40");
+    // A mapping in another reporting currency cannot append.
+    let usd = inc.path().join("usd.toml");
+    std::fs::write(
+        &usd,
+        std::fs::read_to_string(&m)
+            .expect("mapping")
+            .replace("reporting_currency = \"EUR\"", "reporting_currency = \"USD\""),
+    )
+    .expect("write");
+    let o = cobro(tmp.path(), &["import", "--append", "--mapping", &usd.display().to_string(), &d]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("the staged ledger reports in EUR but this mapping reports in USD"), "{}", text(&o));
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Snapshots: versions, atomic publish, byte-identical rebuilds
 

@@ -14,6 +14,8 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Largest request body, in bytes.
     pub max_body_bytes: usize,
+    /// Largest ledger push (`POST /api/v1/ledger/{table}`), in bytes.
+    pub max_push_bytes: usize,
     /// Seconds a request may take before the server answers 503.
     pub request_timeout_seconds: u64,
     /// Rows `POST /api/v1/sql` returns at most.
@@ -29,6 +31,7 @@ impl Default for ServerConfig {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             max_body_bytes: 1024 * 1024,
+            max_push_bytes: 64 * 1024 * 1024,
             request_timeout_seconds: 30,
             sql_max_rows: 100_000,
             sql_timeout_seconds: 20,
@@ -76,7 +79,11 @@ impl ServerConfig {
         if let Some(v) = var("COBRO_PUBLIC_URL") {
             c.public_url = v;
         }
-        if c.sql_max_rows == 0 || c.max_body_bytes == 0 || c.request_timeout_seconds == 0 || c.sql_timeout_seconds == 0
+        if c.sql_max_rows == 0
+            || c.max_body_bytes == 0
+            || c.max_push_bytes == 0
+            || c.request_timeout_seconds == 0
+            || c.sql_timeout_seconds == 0
         {
             return Err(ConfigError {
                 path: file.map_or("defaults".into(), |p| p.display().to_string()),

@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod config;
 pub mod problem;
+pub mod push;
 pub mod routes;
 pub mod tabular;
 
@@ -36,6 +37,8 @@ pub struct Limits {
     pub sql_max_rows: usize,
     /// Seconds a query may run.
     pub sql_timeout_seconds: u64,
+    /// Largest ledger push, in bytes.
+    pub max_push_bytes: usize,
 }
 
 /// What every handler shares.
@@ -95,6 +98,7 @@ fn api() -> (Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
         .routes(routes!(r::dunning_plan))
         .routes(routes!(r::dunning_messages))
         .routes(routes!(r::dunning_bounce))
+        .routes(routes!(push::ledger_push))
         .split_for_parts()
 }
 

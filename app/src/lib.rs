@@ -6,5 +6,6 @@ pub mod context;
 pub mod dunning;
 pub mod ledger;
 pub mod output;
+pub mod push;
 
 pub use context::{Ctx, Opened};

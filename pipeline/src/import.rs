@@ -18,6 +18,8 @@ use cobro_domain::tables::Table;
 use csv::ByteRecord;
 use serde::{Deserialize, Serialize};
 
+use cobro_analytics::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
 use crate::mapping::{CheckedMapping, EmitPlan, InputSpec, Source, TemplatePart};
 use crate::parquet_io::WriteParquetError;
 use crate::staging;
@@ -126,6 +128,16 @@ pub enum ImportError {
         #[source]
         source: std::io::Error,
     },
+    /// An appending import would mix reporting currencies.
+    #[error(
+        "the staged ledger reports in {staged} but this mapping reports in {given}; an appending import keeps the staged ledger's reporting currency: set reporting_currency = \"{staged}\" in the mapping, or import the full extract without --append"
+    )]
+    ReportingCurrencyMismatch {
+        /// The staged ledger's.
+        staged: String,
+        /// The mapping's.
+        given: String,
+    },
     /// Too many rows were refused.
     #[error(
         "{rejected} of {read} rows were rejected ({rate:.2} %), over --max-reject-rate {max:.2} %; nothing was staged.\n  the rejects are in {kept}\n  most common reasons:\n{top}"
@@ -204,6 +216,10 @@ pub struct ImportOptions {
     pub max_reject_rate: Option<f64>,
     /// The import's time, recorded in the manifest.
     pub now: DateTime<Utc>,
+    /// Add the inputs to the staged ledger instead of replacing it (`cobro import --append`, the API's ledger
+    /// push). The staged tables are read back first, so every reference, duplicate and over-application check
+    /// spans the old rows and the new; the earlier rejects are kept.
+    pub extend_staged: bool,
 }
 
 /// The result of a successful import.
@@ -215,6 +231,8 @@ pub struct ImportSummary {
     pub first_rejects: Vec<Reject>,
     /// Where the ledger was staged.
     pub staging_dir: PathBuf,
+    /// Counts of this run's inputs alone (with `extend_staged`, the manifest's counts are cumulative).
+    pub batch: BTreeMap<String, TableCounts>,
 }
 
 /// Progress of a long import, for a progress bar.
@@ -260,7 +278,29 @@ pub fn import(
     if inputs.is_empty() {
         return Err(ImportError::NoInputs);
     }
-    let mut plan: Vec<(&Path, &InputSpec)> = Vec::new();
+    let _lock = staging::lock(&opts.data_dir)
+        .map_err(|source| ImportError::StagingDir { path: opts.data_dir.join(".staging.lock"), source })?;
+    let base = if opts.extend_staged { Base::read(&opts.data_dir)? } else { None };
+    if let Some(b) = &base
+        && b.manifest.reporting_currency != mapping.reporting_currency.code()
+    {
+        return Err(ImportError::ReportingCurrencyMismatch {
+            staged: b.manifest.reporting_currency.clone(),
+            given: mapping.reporting_currency.code().to_owned(),
+        });
+    }
+    let canonical = CheckedMapping::canonical(mapping.reporting_currency);
+    // The staged tables come first, read with the canonical mapping; then the inputs with theirs.
+    let mut plan: Vec<(&Path, &CheckedMapping, &InputSpec)> = Vec::new();
+    let base_files: usize = base.as_ref().map_or(0, |b| b.tables.len());
+    for path in base.iter().flat_map(|b| &b.tables) {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let spec = canonical.input_for(name).ok_or_else(|| ImportError::InvalidMapping {
+            path: canonical.path.clone(),
+            problem: format!("no canonical input for the staged file {name}"),
+        })?;
+        plan.push((path, &canonical, spec));
+    }
     for path in inputs {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
         let spec = mapping.input_for(name).ok_or_else(|| ImportError::NoMappingFor {
@@ -268,7 +308,7 @@ pub fn import(
             mapping: mapping.raw.name.clone(),
             patterns: mapping.raw.inputs.iter().map(|i| format!("`{}`", i.pattern)).collect::<Vec<_>>().join(", "),
         })?;
-        plan.push((path, spec));
+        plan.push((path, mapping, spec));
     }
     let tmp = staging::temp_dir(&opts.data_dir)
         .map_err(|source| ImportError::StagingDir { path: opts.data_dir.clone(), source })?;
@@ -278,9 +318,13 @@ pub fn import(
     rejects_csv
         .write_record(["file", "line", "table_name", "column_name", "value", "reason", "raw"])
         .map_err(|e| dir_err(std::io::Error::other(e)))?;
+    let mut rejects = RejectWriter::create(&tmp)?;
+    if let Some(b) = &base {
+        b.carry_rejects(&mut rejects, &mut rejects_csv)?;
+    }
     let mut run = Run {
         validator: Validator::new(mapping),
-        rejects: RejectWriter::create(&tmp)?,
+        rejects,
         rejects_csv,
         first_rejects: Vec::new(),
         reason_counts: BTreeMap::new(),
@@ -291,19 +335,26 @@ pub fn import(
     let mut sources: Vec<Option<SourceFile>> = vec![None; plan.len()];
     let file_ids: Vec<u32> = plan
         .iter()
-        .map(|(p, _)| {
-            run.validator.add_file(&p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
+        .enumerate()
+        .map(|(i, (p, _, _))| {
+            let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            run.validator.add_file(&if i < base_files { format!("the staged ledger's {name}") } else { name })
         })
         .collect();
     let mut first_pass_done = vec![false; plan.len()];
+    let mut from_base: BTreeMap<Table, TableCounts> = BTreeMap::new();
     for table in Table::ALL {
         let mut writer = TableWriter::create(&tmp, table)?;
         run.counts.entry(table).or_default();
-        for (i, (path, spec)) in plan.iter().enumerate() {
+        for (i, (path, m, spec)) in plan.iter().enumerate() {
+            if i == base_files {
+                from_base.insert(table, run.counts[&table]);
+            }
+            run.validator.set_parsing(m);
             for emit in spec.emit.iter().filter(|e| e.table == table.name()) {
-                let emit_plan = mapping
+                let emit_plan = m
                     .plan_emit(spec, emit)
-                    .map_err(|problem| ImportError::InvalidMapping { path: mapping.path.clone(), problem })?;
+                    .map_err(|problem| ImportError::InvalidMapping { path: m.path.clone(), problem })?;
                 let first = !first_pass_done[i];
                 let sha = run.pass(path, spec, &emit_plan, file_ids[i], first, &mut writer, progress)?;
                 if first {
@@ -312,45 +363,132 @@ pub fn import(
                 }
             }
         }
+        from_base.entry(table).or_insert(run.counts[&table]);
         writer.finish()?;
     }
     // Files that emit nothing for any table were still named: hash them for the record.
-    for (i, (path, _)) in plan.iter().enumerate() {
+    for (i, (path, _, _)) in plan.iter().enumerate() {
         if sources[i].is_none() {
             sources[i] = Some(source_file(path, None)?);
         }
     }
     run.rejects.finish()?;
     run.rejects_csv.flush().map_err(dir_err)?;
-    let read: u64 = run.counts.values().map(|c| c.read).sum();
+    // This run's own counts: what its inputs added on top of the staged rows read back.
+    let batch: BTreeMap<String, TableCounts> = run
+        .counts
+        .iter()
+        .map(|(t, c)| {
+            let b = from_base.get(t).copied().unwrap_or_default();
+            let d = TableCounts {
+                read: c.read - b.read,
+                accepted: c.accepted - b.accepted,
+                merged: c.merged - b.merged,
+                rejected: c.rejected - b.rejected,
+            };
+            (t.name().to_owned(), d)
+        })
+        .collect();
+    let read: u64 = batch.values().map(|c| c.read).sum();
+    let rejected: u64 = batch.values().map(|c| c.rejected).sum();
+    let mut sources: Vec<SourceFile> = sources.into_iter().skip(base_files).flatten().collect();
+    let mut tables = batch.clone();
+    let mut mapping_name = mapping.raw.name.clone();
+    if let Some(b) = &base {
+        for (t, c) in &b.manifest.tables {
+            let e = tables.entry(t.clone()).or_default();
+            e.read += c.read;
+            e.accepted += c.accepted;
+            e.merged += c.merged;
+            e.rejected += c.rejected;
+        }
+        sources.splice(0..0, b.manifest.sources.iter().cloned());
+        if b.manifest.mapping.split(" + ").all(|m| m != mapping_name) {
+            mapping_name = format!("{} + {mapping_name}", b.manifest.mapping);
+        } else {
+            mapping_name.clone_from(&b.manifest.mapping);
+        }
+    }
     let manifest = ImportManifest {
         schema_version: staging::SCHEMA_VERSION,
-        mapping: mapping.raw.name.clone(),
+        mapping: mapping_name,
         mapping_sha256: source::sha256_file(&mapping.path).map(|(h, _)| h).unwrap_or_default(),
         reporting_currency: mapping.reporting_currency.code().to_owned(),
         imported_at: opts.now,
-        sources: sources.into_iter().flatten().collect(),
-        tables: run.counts.iter().map(|(t, c)| (t.name().to_owned(), *c)).collect(),
+        sources,
+        tables,
         control_totals: run
             .totals
             .iter()
             .map(|(k, v)| (k.clone(), money::from_stored(*v).normalize().to_string()))
             .collect(),
-        rejected: run.rejected,
+        rejected: base.as_ref().map_or(0, |b| b.manifest.rejected) + rejected,
     };
     staging::write_manifest(&tmp, &manifest).map_err(dir_err)?;
     if let Some(max) = opts.max_reject_rate {
-        let rate = if read == 0 { 0.0 } else { run.rejected as f64 * 100.0 / read as f64 };
+        let rate = if read == 0 { 0.0 } else { rejected as f64 * 100.0 / read as f64 };
         if rate > max {
             let kept = staging::keep_failed(&opts.data_dir, &tmp, opts.now).map_err(dir_err)?;
             let mut top: Vec<(&String, &u64)> = run.reason_counts.iter().collect();
             top.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
             let top = top.iter().take(5).map(|(r, n)| format!("    {n} × {r}")).collect::<Vec<_>>().join("\n");
-            return Err(ImportError::TooManyRejects { rejected: run.rejected, read, rate, max, kept, top });
+            return Err(ImportError::TooManyRejects { rejected, read, rate, max, kept, top });
         }
     }
     let staging_dir = staging::publish(&opts.data_dir, &tmp).map_err(dir_err)?;
-    Ok(ImportSummary { manifest, first_rejects: run.first_rejects, staging_dir })
+    Ok(ImportSummary { manifest, first_rejects: run.first_rejects, staging_dir, batch })
+}
+
+/// The staged ledger an appending import starts from.
+struct Base {
+    manifest: ImportManifest,
+    /// The staged table files, in load order.
+    tables: Vec<PathBuf>,
+    dir: PathBuf,
+}
+
+impl Base {
+    /// The current staging, or `None` when nothing was imported yet.
+    fn read(data_dir: &Path) -> Result<Option<Self>, ImportError> {
+        let dir = staging::dir(data_dir);
+        let manifest = match staging::read_manifest(data_dir) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(ImportError::StagingDir { path: dir.join("import.json"), source }),
+        };
+        let tables =
+            Table::ALL.iter().map(|t| dir.join(format!("{}.parquet", t.name()))).filter(|p| p.exists()).collect();
+        Ok(Some(Self { manifest, tables, dir }))
+    }
+
+    /// Copies the earlier rejects into this run's rejects (Parquet and CSV), so that none is lost.
+    fn carry_rejects(
+        &self,
+        parquet: &mut RejectWriter,
+        csv_out: &mut csv::Writer<std::fs::File>,
+    ) -> Result<(), ImportError> {
+        let path = self.dir.join("rejects.parquet");
+        if path.exists() {
+            let err =
+                |e: &dyn std::fmt::Display| ImportError::ReadParquet { path: path.clone(), message: e.to_string() };
+            let file =
+                std::fs::File::open(&path).map_err(|source| ImportError::ReadInput { path: path.clone(), source })?;
+            let reader = ParquetRecordBatchReaderBuilder::try_new(file).and_then(|b| b.build()).map_err(|e| err(&e))?;
+            for b in reader {
+                parquet.append_batch(&b.map_err(|e| err(&e))?)?;
+            }
+        }
+        let path = self.dir.join("rejects.csv");
+        if path.exists() {
+            let csv_err =
+                |e: csv::Error| ImportError::StagingDir { path: path.clone(), source: std::io::Error::other(e) };
+            let mut r = csv::Reader::from_path(&path).map_err(csv_err)?;
+            for rec in r.byte_records() {
+                csv_out.write_byte_record(&rec.map_err(csv_err)?).map_err(csv_err)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 fn source_file(path: &Path, sha: Option<(String, u64)>) -> Result<SourceFile, ImportError> {

@@ -314,6 +314,34 @@ impl CheckedMapping {
         Ok(checked)
     }
 
+    /// The canonical format (docs/canonical-format.md) as a mapping: for each table, `<table>*.csv`,
+    /// `<table>*.json` and `<table>*.parquet` with the canonical column names. The staged ledger itself is in this
+    /// format, which is how an appending import reads it back (`ImportOptions::extend_staged`).
+    pub fn canonical(reporting_currency: Currency) -> Self {
+        let inputs = [Format::Csv, Format::Json, Format::Parquet]
+            .into_iter()
+            .flat_map(|f| Table::ALL.map(|t| canonical_input(t, f, None)))
+            .collect();
+        Self::built_in(reporting_currency, inputs)
+    }
+
+    /// The canonical format for one table's file that carries only the columns `present` (the others are null):
+    /// how the API reads a ledger push, whose optional columns may be left out.
+    pub fn canonical_subset(reporting_currency: Currency, table: Table, format: Format, present: &[String]) -> Self {
+        Self::built_in(reporting_currency, vec![canonical_input(table, format, Some(present))])
+    }
+
+    fn built_in(reporting_currency: Currency, inputs: Vec<InputSpec>) -> Self {
+        let raw = Mapping {
+            name: "cobro-canonical".to_owned(),
+            description: "canonical tables as CSV, JSON or Parquet".to_owned(),
+            reporting_currency: reporting_currency.code().to_owned(),
+            defaults: Defaults::default(),
+            inputs,
+        };
+        Self { raw, path: PathBuf::from("built-in canonical mapping"), reporting_currency, default_currency: None }
+    }
+
     /// The input spec a file name matches (the first one, in file order).
     pub fn input_for(&self, file_name: &str) -> Option<&InputSpec> {
         self.raw.inputs.iter().find(|i| glob_match(&i.pattern, file_name))
@@ -400,6 +428,30 @@ fn parse_template(t: &str) -> Result<Vec<TemplatePart>, String> {
         return Err(format!("template `{t}` references no column; use `const` for fixed text"));
     }
     Ok(parts)
+}
+
+/// The canonical input for `table` in `format`: file `<table>*.<ext>`, each canonical column read from the
+/// column of the same name (only those in `present`, when given).
+fn canonical_input(table: Table, format: Format, present: Option<&[String]>) -> InputSpec {
+    let ext = match format {
+        Format::Csv => "csv",
+        Format::Json => "json",
+        Format::Parquet => "parquet",
+    };
+    let columns = table
+        .columns()
+        .iter()
+        .filter(|c| present.is_none_or(|p| p.iter().any(|h| h == c.name)))
+        .map(|c| (c.name.to_owned(), ColumnSource::Column(c.name.to_owned())))
+        .collect();
+    InputSpec {
+        pattern: format!("{}*.{ext}", table.name()),
+        format,
+        delimiter: default_delimiter(),
+        encoding: Encoding::Utf8,
+        date_format: None,
+        emit: vec![EmitSpec { table: table.name().to_owned(), when: None, dedupe: false, columns }],
+    }
 }
 
 /// `*` matches any run of characters, `?` one character.

@@ -27,6 +27,15 @@ pub fn temp_dir(data_dir: &Path) -> std::io::Result<PathBuf> {
     Ok(tmp)
 }
 
+/// Holds the data directory's staging lock until dropped, so that imports (the CLI's and the API's ledger
+/// pushes) run one at a time: an appending import reads the staged ledger and must not lose a concurrent one's rows.
+pub fn lock(data_dir: &Path) -> std::io::Result<fs::File> {
+    fs::create_dir_all(data_dir)?;
+    let f = fs::OpenOptions::new().create(true).truncate(false).write(true).open(data_dir.join(".staging.lock"))?;
+    f.lock()?;
+    Ok(f)
+}
+
 /// Writes `import.json`.
 pub fn write_manifest(dir: &Path, manifest: &ImportManifest) -> std::io::Result<()> {
     let text = serde_json::to_string_pretty(manifest).map_err(std::io::Error::other)?;

@@ -23,7 +23,12 @@ pub async fn run(owned: super::Ctx, args: DemoArgs) -> anyhow::Result<Done> {
 
     out!("== 1. import: IBM Watson Analytics late-payment sample (2,466 invoices, 100 customers)")?;
     let mapping = CheckedMapping::load(&mapping_path)?;
-    let opts = ImportOptions { data_dir: data_dir.to_owned(), max_reject_rate: Some(0.0), now: SystemClock.now() };
+    let opts = ImportOptions {
+        data_dir: data_dir.to_owned(),
+        max_reject_rate: Some(0.0),
+        now: SystemClock.now(),
+        extend_staged: false,
+    };
     let summary = import(&mapping, &[csv], &opts, &mut cobro_pipeline::import::NoProgress)?;
     super::import::print_summary(&summary)?;
 

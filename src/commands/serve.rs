@@ -27,7 +27,11 @@ pub async fn serve(ctx: Ctx, args: ServeArgs) -> anyhow::Result<Done> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
     let addr = listener.local_addr()?;
-    let limits = Limits { sql_max_rows: config.sql_max_rows, sql_timeout_seconds: config.sql_timeout_seconds };
+    let limits = Limits {
+        sql_max_rows: config.sql_max_rows,
+        sql_timeout_seconds: config.sql_timeout_seconds,
+        max_push_bytes: config.max_push_bytes,
+    };
     let state = Arc::new(AppState { ctx, store, limits });
     let app = cobro_api::router(state.clone(), &config);
     out!("cobro listening on http://{addr} (API under /api/v1, OpenAPI at /api/v1/openapi.json); Ctrl-C stops it")?;

@@ -76,7 +76,7 @@ fn problem(r: Response) -> (StatusCode, String, String) {
 }
 
 fn json_of(r: Response) -> Value {
-    assert_eq!(r.status(), StatusCode::OK, "{:?}", r.text());
+    assert!(r.status().is_success(), "{}: {:?}", r.status(), r.text());
     r.json().expect("json")
 }
 
@@ -354,5 +354,129 @@ fn dunning_over_http_previews_the_plan_lists_the_outbox_and_takes_bounce_callbac
     assert_eq!(
         problem(s.post("/api/v1/dunning/bounces", &col01, &json!({"message": mid, "reason": "x"}))).0,
         StatusCode::FORBIDDEN
+    );
+}
+
+#[test]
+fn a_ledger_push_replayed_with_the_same_idempotency_key_stages_nothing_twice() {
+    let w = world();
+    let s = &w.server;
+    let dir = w._tmp.path();
+    let push = |key: &str, body: &Value| {
+        s.http
+            .post(format!("{}/api/v1/ledger/documents", s.base))
+            .bearer_auth(&w.admin)
+            .header("idempotency-key", key)
+            .json(body)
+            .send()
+            .unwrap()
+    };
+    let rows = json!([
+        {"document_id": "INV-5001", "customer_id": "000201", "kind": "invoice", "issue_date": "2024-12-20",
+         "due_date": "2025-01-19", "currency": "EUR", "amount": "150.00", "reference": "push", "disputed": "false"},
+        {"document_id": "INV-5002", "customer_id": "NOBODY", "kind": "invoice", "issue_date": "2024-12-20",
+         "due_date": "2025-01-19", "currency": "EUR", "amount": "99.00", "reference": "push", "disputed": "false"}
+    ]);
+    let first = push("batch-1", &rows);
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let a: Value = first.json().unwrap();
+    assert_eq!(
+        (a["read"].as_u64(), a["accepted"].as_u64(), a["rejected"].as_u64()),
+        (Some(2), Some(1), Some(1)),
+        "{a}"
+    );
+    assert!(
+        a["rejects"][0]["reason"].as_str().is_some_and(|r| r.contains("NOBODY")),
+        "the unknown customer is named: {a}"
+    );
+    let again = push("batch-1", &rows);
+    assert_eq!(again.status(), StatusCode::CREATED);
+    assert_eq!(again.headers()["idempotent-replay"], "true");
+    assert_eq!(again.json::<Value>().unwrap(), a);
+    let (status, code, _) = problem(push("batch-1", &json!([])));
+    assert_eq!((status, code.as_str()), (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused"));
+    let missing =
+        s.http.post(format!("{}/api/v1/ledger/documents", s.base)).bearer_auth(&w.admin).json(&rows).send().unwrap();
+    assert_eq!(problem(missing).1, "idempotency_key_required");
+    let analyst = s
+        .http
+        .post(format!("{}/api/v1/ledger/documents", s.base))
+        .bearer_auth(&w.analyst)
+        .header("idempotency-key", "x")
+        .json(&rows)
+        .send()
+        .unwrap();
+    assert_eq!(problem(analyst).0, StatusCode::FORBIDDEN);
+    // A payment for it as CSV, with only the columns it has, and its allocation.
+    let csv = |table: &str, key: &str, body: &str| {
+        s.http
+            .post(format!("{}/api/v1/ledger/{table}", s.base))
+            .bearer_auth(&w.admin)
+            .header("idempotency-key", key)
+            .header("content-type", "text/csv")
+            .body(body.to_owned())
+            .send()
+            .unwrap()
+    };
+    let p = json_of(csv(
+        "payments",
+        "pay-1",
+        "payment_id,customer_id,received_date,currency,amount\nPAY-9001,000201,2024-12-28,EUR,150.00\n",
+    ));
+    assert_eq!(p["accepted"], 1, "{p}");
+    let a = json_of(csv(
+        "allocations",
+        "alloc-1",
+        "source_id,document_id,applied_date,amount\nPAY-9001,INV-5001,2024-12-28,150.00\n",
+    ));
+    assert_eq!(a["accepted"], 1, "{a}");
+    // The same allocation under a new key is checked against the staged ledger: it would over-apply.
+    let again = json_of(csv(
+        "allocations",
+        "alloc-2",
+        "source_id,document_id,applied_date,amount\nPAY-9001,INV-5001,2024-12-28,150.00\n",
+    ));
+    assert_eq!((again["accepted"].as_u64(), again["rejected"].as_u64()), (Some(0), Some(1)), "{again}");
+    // Bodies that are not rows of the table: refused whole, with what and where.
+    let bad = |table: &str, body: Value| {
+        let r = s
+            .http
+            .post(format!("{}/api/v1/ledger/{table}", s.base))
+            .bearer_auth(&w.admin)
+            .header("idempotency-key", format!("bad-{body}"))
+            .json(&body)
+            .send()
+            .unwrap();
+        problem(r)
+    };
+    let (st, code, detail) = bad("documents", json!([{"document_id": "X", "colour": "red"}]));
+    assert_eq!((st, code.as_str()), (StatusCode::UNPROCESSABLE_ENTITY, "ledger_rejected"));
+    assert!(detail.contains("unknown column `colour` in element 1"), "{detail}");
+    let (_, _, detail) = bad(
+        "payments",
+        json!([{"payment_id": "P", "customer_id": "000201", "received_date": "2024-12-28", "currency": "EUR", "amount": 1.5}]),
+    );
+    assert!(detail.contains("(field `amount`): expected a decimal as a string"), "{detail}");
+    assert_eq!(bad("invoices", json!([])).0, StatusCode::NOT_FOUND);
+    let xml = s
+        .http
+        .post(format!("{}/api/v1/ledger/documents", s.base))
+        .bearer_auth(&w.admin)
+        .header("idempotency-key", "x")
+        .header("content-type", "application/xml")
+        .body("<a/>")
+        .send()
+        .unwrap();
+    assert_eq!(problem(xml).0, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    // The next snapshot has the pushed invoice once, settled by the pushed payment; the rejects are all kept.
+    ok(cobro(dir, &["snapshot", "--as-of", "2024-12-31"]));
+    let q = |sql: &str| super::sql_rows(dir, "2024-12-31", sql);
+    assert_eq!(q("SELECT COUNT(*) FROM documents WHERE document_id = 'INV-5001'"), [["1"]]);
+    assert_eq!(q("SELECT COUNT(*) FROM open_items WHERE document_id = 'INV-5001'"), [["0"]]);
+    let rejects = q("SELECT file, line FROM rejects WHERE file LIKE '%push%' ORDER BY file");
+    assert_eq!(rejects.len(), 2, "{rejects:?}");
+    assert!(
+        rejects[0][0].starts_with("allocations-push-alloc-2-") && rejects[1][0].starts_with("documents-push-batch-1-"),
+        "{rejects:?}"
     );
 }

@@ -13,6 +13,7 @@ pub mod delivery;
 pub mod error;
 pub mod executor;
 pub mod export;
+pub mod idempotency;
 pub mod import;
 pub mod ledger;
 pub mod planner;

@@ -195,6 +195,14 @@ impl RejectWriter {
         self.out.write(&b)
     }
 
+    /// Copies the rejects of an earlier import (a `rejects.parquet` batch) ahead of this run's own.
+    pub fn append_batch(&mut self, b: &RecordBatch) -> Result<(), WriteParquetError> {
+        self.flush()?;
+        let b = RecordBatch::try_new(self.schema.clone(), b.columns().to_vec())
+            .map_err(|e| WriteParquetError { path: "rejects of the staged ledger".into(), message: e.to_string() })?;
+        self.out.write(&b)
+    }
+
     /// Writes what is buffered and closes the file.
     pub fn finish(mut self) -> Result<u64, WriteParquetError> {
         self.flush()?;

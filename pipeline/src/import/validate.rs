@@ -78,6 +78,13 @@ impl Validator {
         }
     }
 
+    /// Parses the next rows with `mapping`'s options (an appending import reads the staged rows with the
+    /// canonical ones, then the new inputs with their own mapping's).
+    pub fn set_parsing(&mut self, mapping: &CheckedMapping) {
+        self.defaults.clone_from(&mapping.raw.defaults);
+        self.default_currency = mapping.default_currency;
+    }
+
     /// Makes room in the index for about `rows` more rows of `table`, so the hash tables grow once instead of
     /// doubling (and briefly holding both copies) again and again.
     pub fn reserve(&mut self, table: Table, rows: usize) {
