@@ -5,6 +5,7 @@
 //! `router(state)` serves `cobro serve` and the tests.
 
 pub mod auth;
+pub mod cache;
 pub mod config;
 pub mod problem;
 pub mod push;
@@ -49,6 +50,8 @@ pub struct AppState {
     pub store: Store,
     /// Limits.
     pub limits: Limits,
+    /// Sessions and results kept between requests.
+    pub sessions: cache::Sessions,
 }
 
 /// Request ids: a counter per server, `req-<n>`, returned in `x-request-id`.

@@ -9,7 +9,7 @@ use axum::extract::{FromRequest, FromRequestParts, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
-use cobro_app::ledger::{load_ledger, quote};
+use cobro_app::ledger::load_ledger;
 use cobro_app::output::Format;
 use cobro_domain::AsOf;
 use cobro_domain::clock::{Clock, SystemClock};
@@ -22,6 +22,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::auth::{Caller, PORTFOLIO, READERS, WORKERS};
+use crate::cache::{Cached, Rows};
 use crate::problem::ApiError;
 use crate::tabular;
 
@@ -91,9 +92,10 @@ async fn company_table(
     h: &HeaderMap,
 ) -> Result<Response, ApiError> {
     caller.require(READERS, "read company-wide figures")?;
-    let opened = s.ctx.open(as_of).await?;
-    let sql = opened.session.params().render(template);
-    tabular::query(&opened.session, &sql, h).await
+    let format = tabular::negotiate(h)?;
+    let cached = s.sessions.open(&s.ctx, as_of).await?;
+    let rows = cached.rows(&cached.opened.session.params().render(template)).await?;
+    tabular::respond(&rows.batches, rows.schema.clone(), format)
 }
 
 /// `ar_monthly`: sales, collections, receivables and the DSO family per month.
@@ -122,18 +124,33 @@ pub async fn work_queue(State(s): St, caller: Caller, Q(q): Q<QueueQuery>, h: He
         (Some(own), _) => Some(own.to_owned()),
         (None, asked) => asked.map(str::to_owned),
     };
-    let opened = s.ctx.open_live(q.as_of).await?;
-    let filter = collector.map(|c| format!("WHERE collector_id = {}", quote([c]))).unwrap_or_default();
-    tabular::query(&opened.session, &format!("SELECT * FROM work_queue {filter} ORDER BY queue_rank"), &h).await
+    let format = tabular::negotiate(&h)?;
+    let cached = s.sessions.open_live(&s.ctx, &s.store, q.as_of).await?;
+    // The whole queue is computed once per state of the data; a collector's part is taken from it by index.
+    let queue = cached.indexed("SELECT * FROM work_queue ORDER BY queue_rank", "collector_id").await?;
+    let rows = match collector {
+        Some(c) => Arc::new(queue.get(&c)?),
+        None => cached.rows("SELECT * FROM work_queue ORDER BY queue_rank").await?,
+    };
+    tabular::respond(&rows.batches, rows.schema.clone(), format)
 }
 
-/// Rows of a query as JSON values.
-async fn json_rows(session: &cobro_analytics::SnapshotSession, sql: &str) -> Result<serde_json::Value, ApiError> {
-    let df = session.sql(sql).await.map_err(|e| ApiError::internal(&e))?;
-    let schema = df.schema().inner().clone();
-    let batches = df.collect().await.map_err(|e| ApiError::internal(&e))?;
-    let bytes = cobro_app::output::encode(&batches, schema, Format::Json).map_err(|e| ApiError::internal(&e))?;
+/// Rows as JSON values.
+fn json_of(rows: &Rows) -> Result<serde_json::Value, ApiError> {
+    let bytes = cobro_app::output::encode(&rows.batches, rows.schema.clone(), Format::Json)
+        .map_err(|e| ApiError::internal(&e))?;
     serde_json::from_slice(&bytes).map_err(|e| ApiError::internal(&e))
+}
+
+/// One customer's rows of a table or view, from an index built once per state of the data.
+async fn customer_rows(
+    cached: &Cached,
+    table: &str,
+    order: &str,
+    customer: &str,
+) -> Result<serde_json::Value, ApiError> {
+    let sql = format!("SELECT * FROM {table} ORDER BY {order}");
+    json_of(&cached.indexed(&sql, "customer_id").await?.get(customer)?)
 }
 
 /// The account card: everything about one customer.
@@ -148,34 +165,31 @@ pub async fn account_card(
     Q(q): Q<AsOfQuery>,
 ) -> Result<Response, ApiError> {
     caller.require(PORTFOLIO, "read an account card")?;
-    let opened = s.ctx.open_live(q.as_of).await?;
-    let sess = &opened.session;
-    let c = quote([&id]);
-    let customer = json_rows(sess, &format!("SELECT * FROM customers WHERE customer_id = {c}")).await?;
+    let cached = s.sessions.open_live(&s.ctx, &s.store, q.as_of).await?;
+    let as_of = cached.opened.manifest.as_of;
+    let customer = customer_rows(&cached, "customers", "customer_id", &id).await?;
     let Some(customer) = customer.as_array().and_then(|a| a.first()).cloned() else {
-        return Err(ApiError::not_found(format!("no customer `{id}` in the snapshot as of {}", opened.manifest.as_of)));
+        return Err(ApiError::not_found(format!("no customer `{id}` in the snapshot as of {as_of}")));
     };
     if let Some(own) = caller.own_collector()
         && customer["collector_id"].as_str() != Some(own)
     {
         return Err(ApiError::not_found(format!("no customer `{id}` in your portfolio ({own})")));
     }
-    let open_items =
-        json_rows(sess, &format!("SELECT * FROM open_items WHERE customer_id = {c} ORDER BY due_date, document_id"))
-            .await?;
-    let ageing = json_rows(
-        sess,
-        &format!(
-            "SELECT bucket, currency, COUNT(*) AS open_count, SUM(balance) AS balance FROM open_items WHERE customer_id = {c} \
-             GROUP BY bucket, currency ORDER BY bucket, currency"
-        ),
+    let open_items = customer_rows(&cached, "open_items", "customer_id, due_date, document_id", &id).await?;
+    let ageing = customer_rows(
+        &cached,
+        "(SELECT customer_id, bucket, currency, COUNT(*) AS open_count, SUM(balance) AS balance FROM open_items \
+          GROUP BY customer_id, bucket, currency)",
+        "customer_id, bucket, currency",
+        &id,
     )
     .await?;
-    let behaviour = json_rows(sess, &format!("SELECT * FROM customer_behaviour WHERE customer_id = {c}")).await?;
-    let segment = json_rows(sess, &format!("SELECT * FROM segments WHERE customer_id = {c}")).await?;
+    let behaviour = customer_rows(&cached, "customer_behaviour", "customer_id", &id).await?;
+    let segment = customer_rows(&cached, "segments", "customer_id", &id).await?;
     let case = views::customer_case(&s.store, &id).await?;
     let card = serde_json::json!({
-        "as_of": opened.manifest.as_of.to_string(),
+        "as_of": as_of.to_string(),
         "customer": customer,
         "open_items": open_items,
         "ageing": ageing,
@@ -210,8 +224,8 @@ pub async fn sql(
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::Admin, Role::Analyst, Role::Cfo], "run SQL")?;
     let format = tabular::negotiate(&h)?;
-    let opened = s.ctx.open(req.as_of).await?;
-    let df = opened.session.sql_read_only(&req.sql).await.map_err(|e| {
+    let cached = s.sessions.open(&s.ctx, req.as_of).await?;
+    let df = cached.opened.session.sql_read_only(&req.sql).await.map_err(|e| {
         let text = e.to_string();
         if ["DDL not supported", "DML not supported", "Statement not supported"].iter().any(|k| text.contains(k)) {
             ApiError::forbidden(format!("only queries run here (SELECT, WITH, EXPLAIN, SHOW, DESCRIBE): {text}"))
@@ -473,23 +487,19 @@ pub async fn portal_statement(State(s): St, Q(q): Q<PortalQuery>) -> Result<Resp
             );
         }
     }
-    let opened = s.ctx.open_live(None).await?;
-    let c = quote([&q.customer]);
-    let customer = json_rows(
-        &opened.session,
-        &format!("SELECT customer_id, name, currency FROM customers WHERE customer_id = {c}"),
-    )
-    .await?;
-    let items = json_rows(
-        &opened.session,
-        &format!(
-            "SELECT document_id, kind, issue_date, due_date, currency, amount, balance, days_past_due FROM open_items \
-             WHERE customer_id = {c} ORDER BY due_date, document_id"
-        ),
+    let cached = s.sessions.open_live(&s.ctx, &s.store, None).await?;
+    let customer =
+        customer_rows(&cached, "(SELECT customer_id, name, currency FROM customers)", "customer_id", &q.customer)
+            .await?;
+    let items = customer_rows(
+        &cached,
+        "(SELECT customer_id, document_id, kind, issue_date, due_date, currency, amount, balance, days_past_due FROM open_items)",
+        "customer_id, due_date, document_id",
+        &q.customer,
     )
     .await?;
     Ok(axum::Json(serde_json::json!({
-        "as_of": opened.manifest.as_of.to_string(),
+        "as_of": cached.opened.manifest.as_of.to_string(),
         "customer": customer.as_array().and_then(|a| a.first()).cloned(),
         "open_items": items,
     }))

@@ -2,7 +2,6 @@
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use cobro_analytics::SnapshotSession;
 use cobro_analytics::arrow::datatypes::SchemaRef;
 use cobro_analytics::arrow::record_batch::RecordBatch;
 use cobro_app::output::{self, Format};
@@ -38,13 +37,4 @@ pub fn respond(batches: &[RecordBatch], schema: SchemaRef, format: Format) -> Re
     let mut r = (StatusCode::OK, body).into_response();
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(format.media_type()));
     Ok(r)
-}
-
-/// Runs one of cobro's own queries and answers with its rows.
-pub async fn query(session: &SnapshotSession, sql: &str, headers: &HeaderMap) -> Result<Response, ApiError> {
-    let format = negotiate(headers)?;
-    let df = session.sql(sql).await.map_err(|e| ApiError::internal(&e))?;
-    let schema = df.schema().inner().clone();
-    let batches = df.collect().await.map_err(|e| ApiError::internal(&e))?;
-    respond(&batches, schema, format)
 }

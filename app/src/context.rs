@@ -138,6 +138,13 @@ impl Ctx {
     /// Opens the snapshot of `as_of` with the store's live collection records in place of the snapshot's copies:
     /// what the team has recorded since the snapshot was built counts (alarms, work queue, the tick).
     pub async fn open_live(&self, as_of: Option<AsOf>) -> anyhow::Result<Opened> {
+        let tables = self.collections(self.workflow()?).await?;
+        self.open_live_from(as_of, tables).await
+    }
+
+    /// Like [`open_live`](Self::open_live), with the live records already read (from a server's own store pool,
+    /// say): `tables` are [`collections`](Self::collections)' output.
+    pub async fn open_live_from(&self, as_of: Option<AsOf>, tables: Vec<TextTable>) -> anyhow::Result<Opened> {
         let config = self.workflow()?;
         let (snap, manifest, params) = self.resolve(as_of)?;
         let params = params.with_alarms(AlarmParams {
@@ -146,7 +153,7 @@ impl Ctx {
             credit_wait_days: u32::try_from(config.payment_reports.credit_wait_days).unwrap_or(u32::MAX),
         });
         let mut live = Vec::new();
-        for t in self.collections(config).await? {
+        for t in tables {
             let batch = schema::text_table_batch(&t).map_err(|m| anyhow::anyhow!("operational store export: {m}"))?;
             live.push(RecordBatchTable { name: t.name.to_owned(), batch });
         }

@@ -32,7 +32,7 @@ pub async fn serve(ctx: Ctx, args: ServeArgs) -> anyhow::Result<Done> {
         sql_timeout_seconds: config.sql_timeout_seconds,
         max_push_bytes: config.max_push_bytes,
     };
-    let state = Arc::new(AppState { ctx, store, limits });
+    let state = Arc::new(AppState { ctx, store, limits, sessions: Default::default() });
     let app = cobro_api::router(state.clone(), &config);
     out!("cobro listening on http://{addr} (API under /api/v1, OpenAPI at /api/v1/openapi.json); Ctrl-C stops it")?;
     cobro_api::serve(listener, app, cobro_api::shutdown_signal()).await?;

@@ -171,6 +171,22 @@ fn every_role_sees_what_it_should_and_each_denial_is_a_problem_document() {
     let too_far = s.post("/api/v1/outcomes", &w.col01, &promise);
     let (status, code, detail) = problem(too_far);
     assert_eq!((status, code.as_str()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid"), "{detail}");
+    // A promise the collector records shows in the next queue at once (the cached queue is keyed by the store's
+    // records). Promises count from the day they are made, so this part reads a snapshot as of today.
+    let today = chrono::Utc::now().date_naive();
+    ok(cobro(w._tmp.path(), &["snapshot", "--as-of", &today.to_string()]));
+    let queue_row = || {
+        let q = json_of(s.get(&format!("/api/v1/work-queue?as_of={today}"), Some(&w.col01)).send().unwrap());
+        q.as_array().and_then(|a| a.iter().find(|r| r["customer_id"] == "000202").cloned()).expect("000202 is COL01's")
+    };
+    let before = queue_row();
+    let ok_promise = json!({"customer_id": "000202", "documents": ["INV-4026"], "outcome": "promise_to_pay",
+        "promised_date": (today + chrono::Days::new(7)).to_string(), "as_of": today.to_string()});
+    let r = s.post("/api/v1/outcomes", &w.col01, &ok_promise);
+    assert_eq!(r.status(), StatusCode::CREATED, "{:?}", r.text());
+    let after = queue_row();
+    assert_eq!((before["live_promises"].as_i64(), after["live_promises"].as_i64()), (Some(0), Some(1)), "{after}");
+    assert_ne!(before["blocked_balance_rc"], after["blocked_balance_rc"], "{before} vs {after}");
 
     // Disputes: each department its own; resolving another department's is a 404.
     let mine = json_of(s.get("/api/v1/disputes", Some(&w.logistics)).send().unwrap());
