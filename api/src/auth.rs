@@ -67,3 +67,38 @@ pub const READERS: &[Role] = &[Role::Admin, Role::Cfo, Role::Analyst];
 pub const PORTFOLIO: &[Role] = &[Role::Admin, Role::Cfo, Role::Analyst, Role::Collector];
 /// Roles that record collection work: admins, and collectors on their own customers.
 pub const WORKERS: &[Role] = &[Role::Admin, Role::Collector];
+
+/// A customer portal caller: the signed link (`?customer=&expires=&sig=`) checked, for that customer only.
+#[derive(Debug, Clone)]
+pub struct Portal {
+    /// The customer the link is for.
+    pub customer: String,
+}
+
+#[derive(serde::Deserialize)]
+struct Link {
+    customer: String,
+    expires: i64,
+    sig: String,
+}
+
+impl FromRequestParts<Arc<AppState>> for Portal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
+        use cobro_domain::clock::{Clock, SystemClock};
+        let axum::extract::Query(link) = axum::extract::Query::<Link>::try_from_uri(&parts.uri).map_err(|_| {
+            ApiError::forbidden("open the portal with the link we sent you (it carries customer, expires and sig)")
+                .with_code("portal_link_invalid")
+        })?;
+        match access::check_portal(&state.store, &link.customer, link.expires, &link.sig, SystemClock.now()).await? {
+            Ok(()) => Ok(Self { customer: link.customer }),
+            Err(access::PortalRefusal::Expired) => {
+                Err(ApiError::forbidden("this link has expired; ask us for a new one").with_code("portal_link_expired"))
+            }
+            Err(access::PortalRefusal::BadSignature) => {
+                Err(ApiError::forbidden("this link is not valid for this customer").with_code("portal_link_invalid"))
+            }
+        }
+    }
+}

@@ -4,6 +4,7 @@
 //! The handlers are thin: they decode, check the caller, call `cobro-app` or a library, and encode. The same
 //! `router(state)` serves `cobro serve` and the tests.
 
+pub mod actions;
 pub mod auth;
 pub mod cache;
 pub mod config;
@@ -102,6 +103,17 @@ fn api() -> (Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
         .routes(routes!(r::dunning_messages))
         .routes(routes!(r::dunning_bounce))
         .routes(routes!(push::ledger_push))
+        .routes(routes!(actions::build_snapshot))
+        .routes(routes!(actions::segments))
+        .routes(routes!(actions::alarm))
+        .routes(routes!(actions::complete_task))
+        .routes(routes!(actions::save_plan))
+        .routes(routes!(actions::approve_plan))
+        .routes(routes!(actions::run))
+        .routes(routes!(actions::portal_download))
+        .routes(routes!(actions::portal_payment))
+        .routes(routes!(actions::portal_dispute))
+        .routes(routes!(actions::portal_thread, actions::portal_message))
         .split_for_parts()
 }
 

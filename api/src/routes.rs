@@ -13,7 +13,7 @@ use cobro_app::ledger::load_ledger;
 use cobro_app::output::Format;
 use cobro_domain::AsOf;
 use cobro_domain::clock::{Clock, SystemClock};
-use cobro_workflow::access::{self, PortalRefusal, Role};
+use cobro_workflow::access::{self, Role};
 use cobro_workflow::cases::{self, Ctx as CaseCtx, Outcome, OutcomeKind};
 use cobro_workflow::views;
 use rust_decimal::Decimal;
@@ -369,18 +369,7 @@ pub async fn outcome(State(s): St, caller: Caller, Body(req): Body<OutcomeReques
 
 /// A workflow context over `ledger`, acting as `actor`, now (on the company's local date).
 fn case_ctx<'a>(s: &'a AppState, ledger: &'a cobro_workflow::Ledger, actor: &'a str) -> Result<CaseCtx<'a>, ApiError> {
-    let config = s.ctx.workflow()?;
-    let tz: chrono_tz::Tz = config.company.timezone.parse().unwrap_or(chrono_tz::UTC);
-    let now = SystemClock.now();
-    Ok(CaseCtx {
-        store: &s.store,
-        config,
-        ledger,
-        templates: s.ctx.templates()?,
-        actor,
-        now,
-        on: now.with_timezone(&tz).date_naive(),
-    })
+    Ok(s.ctx.case_ctx(&s.store, ledger, actor, SystemClock.now())?)
 }
 
 /// `?all=`.
@@ -473,42 +462,36 @@ pub struct PortalQuery {
 #[utoipa::path(get, path = "/api/v1/portal/statement", tag = "portal", params(PortalQuery),
     responses((status = 200, description = "the customer's name and open items"),
               (status = 403, description = "a link that is expired, altered or for another customer", body = crate::problem::Problem)))]
-pub async fn portal_statement(State(s): St, Q(q): Q<PortalQuery>) -> Result<Response, ApiError> {
-    match access::check_portal(&s.store, &q.customer, q.expires, &q.sig, SystemClock.now()).await? {
-        Ok(()) => {}
-        Err(PortalRefusal::Expired) => {
-            return Err(
-                ApiError::forbidden("this link has expired; ask us for a new one").with_code("portal_link_expired")
-            );
-        }
-        Err(PortalRefusal::BadSignature) => {
-            return Err(
-                ApiError::forbidden("this link is not valid for this customer").with_code("portal_link_invalid")
-            );
-        }
-    }
+pub async fn portal_statement(
+    State(s): St,
+    portal: crate::auth::Portal,
+    Q(_q): Q<PortalQuery>,
+) -> Result<Response, ApiError> {
+    Ok(axum::Json(statement(&s, &portal.customer).await?).into_response())
+}
+
+/// A customer's statement: its name and open items at the latest snapshot, with the store's records on top.
+pub(crate) async fn statement(s: &AppState, customer: &str) -> Result<serde_json::Value, ApiError> {
     let cached = s.sessions.open_live(&s.ctx, &s.store, None).await?;
-    let customer =
-        customer_rows(&cached, "(SELECT customer_id, name, currency FROM customers)", "customer_id", &q.customer)
-            .await?;
+    let c =
+        customer_rows(&cached, "(SELECT customer_id, name, currency FROM customers)", "customer_id", customer).await?;
     let items = customer_rows(
         &cached,
         "(SELECT customer_id, document_id, kind, issue_date, due_date, currency, amount, balance, days_past_due FROM open_items)",
         "customer_id, due_date, document_id",
-        &q.customer,
+        customer,
     )
     .await?;
-    Ok(axum::Json(serde_json::json!({
+    Ok(serde_json::json!({
         "as_of": cached.opened.manifest.as_of.to_string(),
-        "customer": customer.as_array().and_then(|a| a.first()).cloned(),
+        "customer": c.as_array().and_then(|a| a.first()).cloned(),
         "open_items": items,
     }))
-    .into_response())
 }
 
 /// Who to record as the actor of a caller's change: the collector or department its token belongs to, else the
 /// token's label and id.
-fn actor_of(p: &access::Principal) -> String {
+pub(crate) fn actor_of(p: &access::Principal) -> String {
     p.collector_id.clone().or_else(|| p.department.clone()).unwrap_or_else(|| format!("{} ({})", p.label, p.token_id))
 }
 

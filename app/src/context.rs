@@ -135,6 +135,44 @@ impl Ctx {
         Ok(tables)
     }
 
+    /// The workflow context of a change made by `actor` at `now` (the company's local date at `now`).
+    pub fn case_ctx<'a>(
+        &'a self,
+        store: &'a Store,
+        ledger: &'a cobro_workflow::Ledger,
+        actor: &'a str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> anyhow::Result<cobro_workflow::cases::Ctx<'a>> {
+        let config = self.workflow()?;
+        let tz: chrono_tz::Tz = config.company.timezone.parse().unwrap_or(chrono_tz::UTC);
+        Ok(cobro_workflow::cases::Ctx {
+            store,
+            config,
+            ledger,
+            templates: self.templates()?,
+            actor,
+            now,
+            on: now.with_timezone(&tz).date_naive(),
+        })
+    }
+
+    /// Builds a snapshot of the staged ledger as of `as_of`, with `collections` (the store's records, as
+    /// [`collections`](Self::collections) reads them) as its collection tables.
+    pub async fn build_snapshot(
+        &self,
+        as_of: AsOf,
+        collections: Vec<TextTable>,
+    ) -> anyhow::Result<(SnapshotRef, SnapshotManifest)> {
+        let opts = snap::SnapshotOptions {
+            data_dir: self.data_dir.clone(),
+            as_of,
+            now: cobro_domain::clock::Clock::now(&cobro_domain::clock::SystemClock),
+            buckets: cobro_domain::AgeingBuckets::default(),
+            collections,
+        };
+        Ok(snap::build(&opts).await?)
+    }
+
     /// Opens the snapshot of `as_of` with the store's live collection records in place of the snapshot's copies:
     /// what the team has recorded since the snapshot was built counts (alarms, work queue, the tick).
     pub async fn open_live(&self, as_of: Option<AsOf>) -> anyhow::Result<Opened> {

@@ -198,6 +198,53 @@ async fn tie_out(
     Ok((!diffs.is_empty()).then(|| format!("control totals do not tie out ({})", diffs.join("; "))))
 }
 
+/// What a dunning run did.
+pub struct Ran {
+    /// The plan it ran.
+    pub built: Built,
+    /// What it recorded.
+    pub report: executor::RunReport,
+    /// Actions not in the approved plan, held for the next approval.
+    pub held: Vec<planner::PlannedAction>,
+    /// What the outbox worker sent, when a channel was given.
+    pub delivery: Option<cobro_workflow::delivery::DeliveryReport>,
+}
+
+/// A dunning run: plans at `req`, keeps to the approved `plan` when one is named (required when `[dunning]
+/// approval_required` is on), records the actions once (step keys), and delivers through `channel` if given.
+/// The CLI's `cobro dunning run` and the API's `POST /api/v1/dunning/run`.
+pub async fn run(
+    ctx: &Ctx,
+    store: &cobro_workflow::Store,
+    req: &PlanRequest,
+    plan: Option<&str>,
+    channel: Option<&cobro_workflow::delivery::Channel>,
+    limit: Option<usize>,
+) -> anyhow::Result<Ran> {
+    let config = ctx.workflow()?;
+    if config.dunning.approval_required && plan.is_none() {
+        anyhow::bail!(
+            "{}: [dunning] approval_required is on: save a plan (`cobro dunning plan --save`), have someone approve it, then `cobro dunning run --plan PLAN`",
+            config.source
+        );
+    }
+    let mut built = build(ctx, req).await?;
+    let c = ctx.case_ctx(store, &built.ledger, "dunning", built.now)?;
+    let held = match plan {
+        Some(id) => executor::restrict_to_approved(&c, id, &mut built.plan).await?,
+        None => Vec::new(),
+    };
+    let report = executor::record(&c, &built.plan).await?;
+    if let Some(id) = plan {
+        executor::mark_executed(store, id).await?;
+    }
+    let delivery = match channel {
+        Some(ch) => Some(cobro_workflow::delivery::deliver(store, config, ch, built.now, limit).await?),
+        None => None,
+    };
+    Ok(Ran { built, report, held, delivery })
+}
+
 /// The collector of a message's customer in the latest snapshot, for the bounce's task (none without a snapshot).
 pub async fn collector_of_message(ctx: &Ctx, store: &cobro_workflow::Store, message: &str) -> Option<String> {
     let customer = cobro_workflow::delivery::find_message(store, message).await.ok()??.customer_id?;

@@ -2,6 +2,7 @@
 //! snapshot with the right parameters, the operational store, the ledger slice a workflow command needs, and the
 //! inputs of a dunning plan. Neither edge holds logic of its own beyond decoding input and encoding output.
 
+pub mod alarms;
 pub mod context;
 pub mod dunning;
 pub mod ledger;

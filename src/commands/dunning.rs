@@ -26,7 +26,7 @@ pub async fn run(ctx: &Ctx, action: DunningAction) -> anyhow::Result<Done> {
                 let store = ctx.store().await?;
                 let who = who(by);
                 let id =
-                    executor::save_plan(&case_ctx(ctx, &store, &built.ledger, &who, built.now)?, &built.plan).await?;
+                    executor::save_plan(&ctx.case_ctx(&store, &built.ledger, &who, built.now)?, &built.plan).await?;
                 store.close().await;
                 Some(id)
             } else {
@@ -47,47 +47,34 @@ pub async fn run(ctx: &Ctx, action: DunningAction) -> anyhow::Result<Done> {
             }
         }
         DunningAction::Run { run, plan, no_deliver, delivery } => {
-            let config = ctx.workflow()?;
-            if config.dunning.approval_required && plan.is_none() {
-                anyhow::bail!(
-                    "{}: [dunning] approval_required is on: save a plan (`cobro dunning plan --save`), have someone approve it, then `cobro dunning run --plan PLAN`",
-                    config.source
-                );
-            }
             // Check the channel before recording anything: a wrong --smtp-url must not leave a half-done run.
             let channel = (!no_deliver).then(|| open_channel(ctx, &delivery)).transpose()?;
-            let mut built = build(ctx, &run.request()).await?;
             let store = ctx.store().await?;
-            let c = case_ctx(ctx, &store, &built.ledger, "dunning", built.now)?;
-            let held = match &plan {
-                Some(id) => executor::restrict_to_approved(&c, id, &mut built.plan).await?,
-                None => Vec::new(),
-            };
-            let report = executor::record(&c, &built.plan).await?;
-            if let Some(id) = &plan {
-                executor::mark_executed(&store, id).await?;
-            }
+            let ran =
+                cobro_app::dunning::run(ctx, &store, &run.request(), plan.as_deref(), channel.as_ref(), delivery.limit)
+                    .await;
+            store.close().await;
+            let ran = ran?;
+            let report = &ran.report;
             out!(
                 "dunning run at {} over the snapshot as of {}: {} message(s) queued, {} task(s) created, {} action(s) already recorded by another run, {} step key(s) superseded",
-                built.now,
-                built.as_of,
+                ran.built.now,
+                ran.built.as_of,
                 report.messages.len(),
                 report.tasks.len(),
                 report.already_recorded,
                 report.superseded
             )?;
-            if !held.is_empty() {
+            if !ran.held.is_empty() {
                 out!(
                     "{} action(s) not in the approved plan {} are held for the next approval",
-                    held.len(),
+                    ran.held.len(),
                     plan.as_deref().unwrap_or_default()
                 )?;
             }
-            if let Some(channel) = channel {
-                let r = delivery::deliver(&store, config, &channel, built.now, delivery.limit).await?;
-                print_delivery(&channel, &r)?;
+            if let (Some(channel), Some(r)) = (&channel, &ran.delivery) {
+                print_delivery(channel, r)?;
             }
-            store.close().await;
         }
         DunningAction::Deliver { at, delivery } => {
             let config = ctx.workflow()?;
@@ -107,8 +94,7 @@ pub async fn run(ctx: &Ctx, action: DunningAction) -> anyhow::Result<Done> {
             let who = who(by);
             let ledger = cobro_workflow::Ledger::default();
             let saved =
-                executor::decide_plan(&case_ctx(ctx, &store, &ledger, &who, SystemClock.now())?, &plan, !reject)
-                    .await?;
+                executor::decide_plan(&ctx.case_ctx(&store, &ledger, &who, SystemClock.now())?, &plan, !reject).await?;
             store.close().await;
             out!("{} {} by {}: {}", saved.plan_id, saved.state, who, saved.summary)?;
             if !reject {
@@ -119,7 +105,7 @@ pub async fn run(ctx: &Ctx, action: DunningAction) -> anyhow::Result<Done> {
             let store = ctx.store().await?;
             let who = who(by);
             let ledger = cobro_workflow::Ledger::default();
-            let c = case_ctx(ctx, &store, &ledger, &who, SystemClock.now())?;
+            let c = ctx.case_ctx(&store, &ledger, &who, SystemClock.now())?;
             let collector = cobro_app::dunning::collector_of_message(ctx, &store, &message).await;
             let r = delivery::bounce(&c, &message, &reason, collector.as_deref()).await?;
             store.close().await;
@@ -130,7 +116,7 @@ pub async fn run(ctx: &Ctx, action: DunningAction) -> anyhow::Result<Done> {
             let who = who(by);
             let ledger = cobro_workflow::Ledger::default();
             let now = at.unwrap_or_else(|| SystemClock.now());
-            executor::pause(&case_ctx(ctx, &store, &ledger, &who, now)?, &customer, until, &reason).await?;
+            executor::pause(&ctx.case_ctx(&store, &ledger, &who, now)?, &customer, until, &reason).await?;
             store.close().await;
             match until {
                 Some(u) => out!("{customer}: automatic dunning paused until {u} (inclusive): {reason}")?,
@@ -141,7 +127,7 @@ pub async fn run(ctx: &Ctx, action: DunningAction) -> anyhow::Result<Done> {
             let store = ctx.store().await?;
             let who = who(by);
             let ledger = cobro_workflow::Ledger::default();
-            executor::resume(&case_ctx(ctx, &store, &ledger, &who, SystemClock.now())?, &customer).await?;
+            executor::resume(&ctx.case_ctx(&store, &ledger, &who, SystemClock.now())?, &customer).await?;
             store.close().await;
             out!("{customer}: automatic dunning resumed; the strategy continues where the calendar is")?;
         }
@@ -201,27 +187,6 @@ pub async fn demo_summary(ctx: &Ctx, as_of: cobro_domain::AsOf) -> anyhow::Resul
 
 fn who(by: Option<String>) -> String {
     super::actor(by.as_deref())
-}
-
-/// The workflow context of a dunning command: the company's local date at `now`.
-fn case_ctx<'a>(
-    ctx: &'a Ctx,
-    store: &'a cobro_workflow::Store,
-    ledger: &'a cobro_workflow::Ledger,
-    actor: &'a str,
-    now: DateTime<Utc>,
-) -> anyhow::Result<CaseCtx<'a>> {
-    let config = ctx.workflow()?;
-    let tz: chrono_tz::Tz = config.company.timezone.parse().unwrap_or(chrono_tz::UTC);
-    Ok(CaseCtx {
-        store,
-        config,
-        ledger,
-        templates: ctx.templates()?,
-        actor,
-        now,
-        on: now.with_timezone(&tz).date_naive(),
-    })
 }
 
 fn open_channel(ctx: &Ctx, d: &Delivery) -> anyhow::Result<delivery::Channel> {

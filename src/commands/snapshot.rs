@@ -1,8 +1,4 @@
-use std::path::Path;
-
-use cobro_domain::AgeingBuckets;
-use cobro_domain::clock::{Clock, SystemClock};
-use cobro_pipeline::snapshot::{self, SnapshotManifest, SnapshotOptions, SnapshotRef};
+use cobro_pipeline::snapshot::{SnapshotManifest, SnapshotRef};
 
 use crate::cli::SnapshotArgs;
 use crate::{Done, progress};
@@ -15,19 +11,11 @@ pub async fn run(ctx: &super::Ctx, args: SnapshotArgs) -> anyhow::Result<Done> {
 
 /// Builds a snapshot of the staged ledger, with the operational store's collection records as known now.
 pub async fn build(ctx: &super::Ctx, as_of: cobro_domain::AsOf) -> anyhow::Result<(SnapshotRef, SnapshotManifest)> {
-    let data_dir: &Path = &ctx.data_dir;
     let collections = ctx.collections(ctx.workflow()?).await?;
     let spinner = progress::spinner(&format!("building snapshot as of {as_of}"));
-    let opts = SnapshotOptions {
-        data_dir: data_dir.to_owned(),
-        as_of,
-        now: SystemClock.now(),
-        buckets: AgeingBuckets::default(),
-        collections,
-    };
-    let built = snapshot::build(&opts).await;
+    let built = ctx.build_snapshot(as_of, collections).await;
     spinner.finish_and_clear();
-    Ok(built?)
+    built
 }
 
 pub fn print_summary(snap: &SnapshotRef, m: &SnapshotManifest) -> std::io::Result<()> {

@@ -496,3 +496,137 @@ fn a_ledger_push_replayed_with_the_same_idempotency_key_stages_nothing_twice() {
         "{rejects:?}"
     );
 }
+
+#[test]
+fn snapshots_segments_alarms_tasks_the_dunning_approval_flow_and_the_portal_actions_over_http() {
+    let w = world();
+    let s = &w.server;
+    let dir = w._tmp.path();
+    // Snapshot builds: admins only. The dispute was opened today, so the alarms below read a snapshot of today.
+    let r = s.post("/api/v1/snapshots", &w.admin, &json!({"as_of": "2024-12-31"}));
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let built: Value = r.json().unwrap();
+    assert!(built["version"].as_u64().is_some_and(|v| v >= 2), "a new version of the same date: {built}");
+    let today = chrono::Utc::now().date_naive().to_string();
+    assert_eq!(s.post("/api/v1/snapshots", &w.admin, &json!({"as_of": today})).status(), StatusCode::CREATED);
+    assert_eq!(
+        problem(s.post("/api/v1/snapshots", &w.analyst, &json!({"as_of": "2024-12-31"}))).0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        problem(s.post("/api/v1/snapshots", &w.admin, &json!({"as_of": "31/12/2024"}))).0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+
+    // Segments: a collector's own customers only.
+    let mine = json_of(s.get("/api/v1/segments", Some(&w.col01)).send().unwrap());
+    let mine = mine.as_array().expect("rows");
+    assert!(
+        !mine.is_empty() && mine.iter().all(|r| r["collector_id"] == "COL01" && r["reasons"].is_string()),
+        "{mine:?}"
+    );
+    let all = json_of(s.get("/api/v1/segments", Some(&w.cfo)).send().unwrap());
+    assert!(all.as_array().expect("rows").len() > mine.len());
+
+    // Alarms: a department reads its open disputes, not the others' alarms; unknown names are 404.
+    let disputes =
+        json_of(s.get(&format!("/api/v1/alarms/open-disputes?as_of={today}"), Some(&w.logistics)).send().unwrap());
+    assert_eq!(disputes[0]["dispute_id"], "DSP-1", "{disputes}");
+    let none =
+        json_of(s.get(&format!("/api/v1/alarms/open-disputes?as_of={today}"), Some(&w.accounting)).send().unwrap());
+    assert_eq!(none.as_array().map(Vec::len), Some(0), "{none}");
+    assert_eq!(
+        problem(s.get("/api/v1/alarms/action-needed", Some(&w.logistics)).send().unwrap()).0,
+        StatusCode::FORBIDDEN
+    );
+    let (status, _, detail) = problem(s.get("/api/v1/alarms/fire", Some(&w.admin)).send().unwrap());
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(detail.contains("action-needed, broken-promises"), "{detail}");
+    let action = json_of(s.get("/api/v1/alarms/action-needed", Some(&w.col01)).send().unwrap());
+    assert!(action.as_array().expect("rows").iter().all(|r| r["collector_id"] == "COL01"), "{action}");
+
+    // Tasks: a no-contact outcome gives the collector a call task; only that collector (or an admin) completes it.
+    let nc =
+        json!({"customer_id": "000201", "documents": ["INV-4021"], "outcome": "no_contact", "as_of": "2024-12-31"});
+    let rec: Value = s.post("/api/v1/outcomes", &w.col01, &nc).json().unwrap();
+    let task = rec["task_id"].as_str().expect("a call task").to_owned();
+    let path = format!("/api/v1/tasks/{task}/complete");
+    assert_eq!(problem(s.post(&path, &w.col02, &json!({}))).0, StatusCode::NOT_FOUND);
+    assert_eq!(problem(s.post(&path, &w.analyst, &json!({}))).0, StatusCode::FORBIDDEN);
+    let done = json_of(s.post(&path, &w.col01, &json!({"note": "called, left a voicemail"})));
+    assert_eq!(done["kind"], "task_done");
+    let (status, _, detail) = problem(s.post(&path, &w.col01, &json!({})));
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{detail}");
+
+    // Dunning: save, four eyes, approve, run the approved plan.
+    let at = json!({"as_of": "2024-12-31", "at": "2024-12-31T09:00:00Z"});
+    let r = s.post("/api/v1/dunning/plans", &w.admin, &at);
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let saved: Value = r.json().unwrap();
+    let plan = saved["plan_id"].as_str().expect("plan id").to_owned();
+    assert!(saved["actions"].as_u64().is_some_and(|n| n > 0), "{saved}");
+    let approve = format!("/api/v1/dunning/plans/{plan}/approve");
+    let (status, _, detail) = problem(s.post(&approve, &w.admin, &json!({})));
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "the planner cannot approve its own plan: {detail}");
+    assert_eq!(problem(s.post(&approve, &w.col01, &json!({}))).0, StatusCode::FORBIDDEN);
+    assert_eq!(json_of(s.post(&approve, &w.cfo, &json!({})))["state"], "approved");
+    assert_eq!(problem(s.post("/api/v1/dunning/run", &w.cfo, &at)).0, StatusCode::FORBIDDEN);
+    let mut run = at.clone();
+    run["plan"] = json!(plan);
+    let ran = json_of(s.post("/api/v1/dunning/run", &w.admin, &run));
+    let queued = ran["messages"].as_array().expect("messages").len();
+    assert!(queued > 0 && ran["delivery"]["sent"].as_array().is_some_and(|a| !a.is_empty()), "{ran}");
+    let again = json_of(s.post("/api/v1/dunning/run", &w.admin, &run));
+    assert_eq!(again["messages"].as_array().map(Vec::len), Some(0), "nothing is sent twice: {again}");
+
+    // The portal: download, report a payment, raise a dispute, write; only on the customer's own invoices.
+    let link = ok(cobro(dir, &["portal", "link", "000201", "--base-url", &s.base])).trim().to_owned();
+    let creds = link.split_once('?').expect("query").1.to_owned();
+    let portal = |path: &str| format!("{}/api/v1/portal/{path}?{creds}", s.base);
+    let csv = s.http.get(format!("{}&format=csv", portal("statement/download"))).send().unwrap();
+    assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+    assert!(csv.headers()["content-disposition"].to_str().unwrap().contains("statement-000201.csv"));
+    let text = csv.text().unwrap();
+    assert!(text.starts_with("document_id,kind,issue_date") && text.contains("INV-4021,invoice,2024-09-17"), "{text}");
+    let html = s.http.get(format!("{}&format=html", portal("statement/download"))).send().unwrap().text().unwrap();
+    assert!(html.contains("<td>INV-4021</td>") && html.contains("Ferretería Norte"), "{html}");
+    let post = |path: &str, body: Value| s.http.post(portal(path)).json(&body).send().unwrap();
+    let r =
+        post("payment-reports", json!({"documents": ["INV-4021"], "paid_date": "2024-12-30", "reference": "TRF-77"}));
+    assert_eq!(r.status(), StatusCode::CREATED, "{:?}", r.text());
+    assert_eq!(
+        problem(post("payment-reports", json!({"documents": ["INV-4026"], "paid_date": "2024-12-30"}))).0,
+        StatusCode::NOT_FOUND,
+        "000202's invoice"
+    );
+    let r =
+        post("disputes", json!({"documents": ["DN-4902"], "dispute_type": "price", "note": "interest charged twice"}));
+    assert_eq!(r.status(), StatusCode::CREATED, "{:?}", r.text());
+    let d: Value = r.json().unwrap();
+    assert!(d["record_id"].as_str().is_some_and(|id| id.starts_with("DSP-")), "{d}");
+    assert_eq!(
+        problem(post("disputes", json!({"documents": ["INV-4021"], "dispute_type": "bogus"}))).0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let r = post("messages", json!({"text": "We paid INV-4021 on the 30th, see TRF-77."}));
+    assert_eq!(r.status(), StatusCode::CREATED, "{:?}", r.text());
+    let thread = json_of(s.http.get(portal("messages")).send().unwrap());
+    let rows = thread.as_array().expect("thread");
+    assert!(
+        rows.iter()
+            .any(|m| m["direction"] == "from_customer" && m["body"].as_str().is_some_and(|b| b.contains("TRF-77"))),
+        "{thread}"
+    );
+    assert!(
+        rows.iter().any(|m| m["direction"] == "to_customer"),
+        "the dunning email sent above is in the thread: {thread}"
+    );
+    let tasks = json_of(s.get("/api/v1/tasks", Some(&w.col01)).send().unwrap());
+    assert!(tasks.as_array().expect("tasks").iter().any(|t| t["kind"] == "reply_customer"), "{tasks}");
+    let forged = portal("messages").replace("customer=000201", "customer=000202");
+    assert_eq!(problem(s.http.get(forged).send().unwrap()).1, "portal_link_invalid");
+    assert_eq!(
+        problem(s.http.get(format!("{}/api/v1/portal/messages", s.base)).send().unwrap()).1,
+        "portal_link_invalid"
+    );
+}

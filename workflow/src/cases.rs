@@ -1151,6 +1151,49 @@ pub async fn resolve_dispute(
     finish(ctx, owned_tx, rec).await
 }
 
+/// A message the customer wrote in the portal: on the customer's timeline (`customer_message`), with a
+/// `reply_customer` task for the account's collector due the next business day.
+pub async fn customer_message(ctx: &Ctx<'_>, customer_id: &str, text: &str) -> Result<Recorded, CaseError> {
+    let text = text.trim();
+    if text.is_empty() || text.chars().count() > 4000 {
+        return Err(CaseError::invalid("message", "write between 1 and 4000 characters".to_owned()));
+    }
+    let collector = ctx.ledger.customers.get(customer_id).and_then(|c| c.collector_id.clone());
+    let mut tx = ctx.store.begin().await?;
+    let event = store::record_event(
+        &mut tx,
+        (customer_id, "customer_message", "portal"),
+        (ctx.actor, ctx.now, ctx.on),
+        Some(text),
+    )
+    .await
+    .map_err(|e| ctx.store.err(e))?;
+    let task = new_task(
+        ctx,
+        &mut tx,
+        TaskSpec {
+            kind: "reply_customer",
+            customer_id,
+            documents: "",
+            role: "collector",
+            assignee: collector.as_deref(),
+            due: ctx.config.calendar.next_business_day(ctx.on),
+            origin: "portal",
+            origin_ref: &event,
+            note: text,
+        },
+    )
+    .await?;
+    tx.commit().await.map_err(|e| busy_or(ctx, e))?;
+    Ok(Recorded {
+        kind: "customer_message".into(),
+        record_id: Some(event),
+        task_id: Some(task.clone()),
+        summary: vec![format!("message received; {task} asks the collector to reply")],
+        ..Recorded::default()
+    })
+}
+
 /// Marks a task done.
 pub async fn complete_task(ctx: &Ctx<'_>, task_id: &str, note: Option<&str>) -> Result<Recorded, CaseError> {
     let mut tx = ctx.store.begin().await?;

@@ -129,6 +129,18 @@ pub async fn messages(store: &Store, state: Option<&str>) -> Result<Vec<TextRow>
     rows(store, sql, &[state.unwrap_or("")]).await
 }
 
+/// A customer's thread in the portal: what we sent them (subject and body of every customer message that left
+/// the outbox) and what they wrote (`customer_message` events), oldest first.
+pub async fn customer_thread(store: &Store, customer_id: &str) -> Result<Vec<TextRow>, CaseError> {
+    let sql = "SELECT at, direction, subject, body FROM ( \
+                 SELECT COALESCE(sent_at, send_after) AS at, 'to_customer' AS direction, subject, body FROM messages \
+                 WHERE customer_id = $1 AND recipient_role = 'customer' AND state IN ('sent', 'delivered') \
+                 UNION ALL \
+                 SELECT at, 'from_customer', NULL, note FROM events WHERE customer_id = $1 AND kind = 'customer_message' \
+               ) t ORDER BY at";
+    rows(store, sql, &[customer_id]).await
+}
+
 /// Disputes (one row per document), optionally of one department or one collector's customers, open ones only
 /// unless `all`.
 pub async fn disputes(
