@@ -175,7 +175,8 @@ def with_rate(df: pl.DataFrame, fx_rates: pl.DataFrame, as_of: date, reporting_c
                      units("rate_to_reporting", RATE_SCALE).alias("__rate"))
              .sort("__rate_date"))
     joined = (df.with_row_index("__row").sort(on)
-              .join_asof(rates, left_on=on, right_on="__rate_date", by=currency, strategy="backward")
+              .join_asof(rates, left_on=on, right_on="__rate_date", by=currency, strategy="backward",
+                         check_sortedness=False)  # both sides are sorted on the date just above
               .sort("__row"))
     return (joined
             .with_columns(pl.when(pl.col(currency) == reporting_currency).then(pl.lit(10 ** RATE_SCALE, pl.Int128))
@@ -210,10 +211,9 @@ def ratio(num: int | Fraction, den: int | Fraction, times: int | Fraction = 1) -
 
 def _cobro_money_as(col: pl.Series, scale_out: int) -> tuple[pl.Series, int]:
     """A cobro Decimal column as exact integers of 10^-scale_out; also how many values had finer digits."""
-    u4 = (col.cast(pl.Decimal(38, AMOUNT_SCALE)) * 10 ** AMOUNT_SCALE).cast(pl.Int128)
     f = 10 ** (AMOUNT_SCALE - scale_out)
-    finer = int(((u4 % f) != 0).sum())
-    return u4 // f, finer
+    out = pl.DataFrame({"v": col}).select(u=units("v"), finer=((units("v") % f) != 0).sum())
+    return out.select(pl.col("u") // f)["u"], int(out["finer"][0])
 
 
 def assert_same(what: str, mine: pl.DataFrame, cobro: pl.DataFrame, keys: list[str], *,

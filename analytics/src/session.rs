@@ -210,6 +210,27 @@ impl SnapshotSession {
         self.ctx.sql_with_options(query, options).await.map_err(|e| QueryError::from_plan(e, &self.names))
     }
 
+    /// Like [`sql_read_only`](Self::sql_read_only), with the query's execution bounded to `bytes` of memory in
+    /// a pool of its own (the tables and views are shared): one analyst's query cannot take the server's memory.
+    /// Sorts and aggregates spill to disk at the bound; a query that still needs more fails with "Resources
+    /// exhausted".
+    pub async fn sql_read_only_bounded(&self, query: &str, bytes: usize) -> Result<DataFrame, QueryError> {
+        let pool = TrackConsumersPool::new(FairSpillPool::new(bytes), NonZeroUsize::MIN.saturating_add(4));
+        let runtime = RuntimeEnvBuilder::new()
+            .with_memory_pool(Arc::new(pool))
+            .build_arc()
+            .map_err(|source| QueryError::Execute { source })?;
+        let state = datafusion::execution::SessionStateBuilder::new_from_existing(self.ctx.state())
+            .with_runtime_env(runtime)
+            .build();
+        let ctx = SessionContext::new_with_state(state);
+        let options = datafusion::execution::context::SQLOptions::new()
+            .with_allow_ddl(false)
+            .with_allow_dml(false)
+            .with_allow_statements(false);
+        ctx.sql_with_options(query, options).await.map_err(|e| QueryError::from_plan(e, &self.names))
+    }
+
     /// Plans one of cobro's SQL templates, rendered with this session's parameters.
     pub async fn template(&self, template: &str) -> Result<DataFrame, QueryError> {
         self.sql(&self.params.render(template)).await

@@ -22,6 +22,9 @@ pub struct ServerConfig {
     pub sql_max_rows: usize,
     /// Seconds a SQL query may run.
     pub sql_timeout_seconds: u64,
+    /// Megabytes of memory one SQL query may use (sorts and aggregates spill to disk at it; beyond it the query
+    /// is refused with 422).
+    pub sql_memory_mb: usize,
     /// The address customers reach the portal at (portal links are made under it).
     pub public_url: String,
 }
@@ -35,6 +38,7 @@ impl Default for ServerConfig {
             request_timeout_seconds: 30,
             sql_max_rows: 100_000,
             sql_timeout_seconds: 20,
+            sql_memory_mb: 512,
             public_url: "http://127.0.0.1:8080".to_owned(),
         }
     }
@@ -76,12 +80,16 @@ impl ServerConfig {
         if let Some(v) = var("COBRO_SQL_MAX_ROWS") {
             c.sql_max_rows = v.parse().map_err(|_| bad("COBRO_SQL_MAX_ROWS", &v, "a number of rows"))?;
         }
+        if let Some(v) = var("COBRO_SQL_MEMORY_MB") {
+            c.sql_memory_mb = v.parse().map_err(|_| bad("COBRO_SQL_MEMORY_MB", &v, "a number of megabytes"))?;
+        }
         if let Some(v) = var("COBRO_PUBLIC_URL") {
             c.public_url = v;
         }
         if c.sql_max_rows == 0
             || c.max_body_bytes == 0
             || c.max_push_bytes == 0
+            || c.sql_memory_mb == 0
             || c.request_timeout_seconds == 0
             || c.sql_timeout_seconds == 0
         {

@@ -41,6 +41,8 @@ pub struct Limits {
     pub sql_timeout_seconds: u64,
     /// Largest ledger push, in bytes.
     pub max_push_bytes: usize,
+    /// Memory one SQL query may use, in bytes.
+    pub sql_memory_bytes: usize,
 }
 
 /// What every handler shares.

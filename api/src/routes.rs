@@ -225,7 +225,7 @@ pub async fn sql(
     caller.require(&[Role::Admin, Role::Analyst, Role::Cfo], "run SQL")?;
     let format = tabular::negotiate(&h)?;
     let cached = s.sessions.open(&s.ctx, req.as_of).await?;
-    let df = cached.opened.session.sql_read_only(&req.sql).await.map_err(|e| {
+    let df = cached.opened.session.sql_read_only_bounded(&req.sql, s.limits.sql_memory_bytes).await.map_err(|e| {
         let text = e.to_string();
         if ["DDL not supported", "DML not supported", "Statement not supported"].iter().any(|k| text.contains(k)) {
             ApiError::forbidden(format!("only queries run here (SELECT, WITH, EXPLAIN, SHOW, DESCRIBE): {text}"))
@@ -249,7 +249,21 @@ pub async fn sql(
                 ),
             )
         })?
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "sql_invalid", e.to_string()))?;
+        .map_err(|e| {
+            let text = e.to_string();
+            if text.contains("Resources exhausted") {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "sql_memory",
+                    format!(
+                        "the query needs more than the {} MB one query may use (sql_memory_mb); aggregate or filter more, or use `cobro sql` locally",
+                        s.limits.sql_memory_bytes >> 20
+                    ),
+                )
+            } else {
+                ApiError::new(StatusCode::BAD_REQUEST, "sql_invalid", text)
+            }
+        })?;
     let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
     let (batches, truncated) = if rows > limit { (truncate(&batches, limit), true) } else { (batches, false) };
     let mut r = tabular::respond(&batches, schema, format)?;

@@ -31,6 +31,7 @@ pub async fn serve(ctx: Ctx, args: ServeArgs) -> anyhow::Result<Done> {
         sql_max_rows: config.sql_max_rows,
         sql_timeout_seconds: config.sql_timeout_seconds,
         max_push_bytes: config.max_push_bytes,
+        sql_memory_bytes: config.sql_memory_mb.saturating_mul(1 << 20),
     };
     let state = Arc::new(AppState { ctx, store, limits, sessions: Default::default() });
     let app = cobro_api::router(state.clone(), &config);

@@ -20,11 +20,16 @@ struct Server {
 
 impl Server {
     fn start(dir: &Path) -> Self {
+        Self::start_with(dir, &[])
+    }
+
+    fn start_with(dir: &Path, env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(BIN)
             .arg("--data-dir")
             .arg(dir)
             .args(["serve", "--listen", "127.0.0.1:0"])
             .env_remove("COBRO_FAILPOINT")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -629,4 +634,19 @@ fn snapshots_segments_alarms_tasks_the_dunning_approval_flow_and_the_portal_acti
         problem(s.http.get(format!("{}/api/v1/portal/messages", s.base)).send().unwrap()).1,
         "portal_link_invalid"
     );
+}
+
+#[test]
+fn one_sql_query_cannot_take_more_than_its_memory_bound() {
+    let tmp = super::cases::ledger();
+    let dir = tmp.path();
+    let analyst = token(dir, &["--role", "analyst", "--label", "bi"]);
+    let s = Server::start_with(dir, &[("COBRO_SQL_MEMORY_MB", "1")]);
+    let big = json!({"sql": "SELECT array_agg(v) FROM generate_series(1, 3000000) t(v)"});
+    let (status, code, detail) = problem(s.post("/api/v1/sql", &analyst, &big));
+    assert_eq!((status, code.as_str()), (StatusCode::UNPROCESSABLE_ENTITY, "sql_memory"), "{detail}");
+    assert!(detail.contains("more than the 1 MB"), "{detail}");
+    // Small queries still run, and the server is fine afterwards.
+    let r = s.post("/api/v1/sql", &analyst, &json!({"sql": "SELECT COUNT(*) AS n FROM open_items"}));
+    assert_eq!(json_of(r)[0]["n"], 15);
 }
