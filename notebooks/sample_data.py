@@ -59,6 +59,52 @@ RESOLUTION_LAG = [5, 9, 16, 12, 27, 8, None, 20, 35, 11]
 RESOLUTIONS = ["credit_note", "rejected", "corrected_invoice"]
 
 
+# Awkward but legal rows the generator never produces, so that the notebooks' checks can tell conventions apart:
+# * CHF has no rate before 2024-03-01, so XINV0001's sale and its February balance are unconverted (counted, never
+#   summed as 0);
+# * CHF rates of 1.25 and 0.5 turn amounts such as 10.02, 2.02 and 100.01 into exact half-cent ties (12.525, 2.525,
+#   50.005), in a sale, a collection, a credit and month-end balances: half-even and half-up disagree on each
+#   (generated rates have 6 decimals, so the generator practically never produces a tie);
+# * XP0002 pays XINV0003 before the invoice exists (a prepayment takes effect on the issue date);
+# * XINV0004 is flagged disputed by the ERP, has no dispute record, and is paid in three months;
+# * XP0006 is applied after the as-of date: invisible at 2025-12-31.
+EDGE_FILES = {
+    "customers_edge.csv": """customer_id,name,country,currency,account_group,payment_terms_days,credit_limit,collector_id,sales_rep_id,email,phone,language,timezone,vip,supplier_id
+X000001,Rundung AG,CH,CHF,wholesale,30,5000.00,COL01,REP01,ap.x000001@example.com,,en,Europe/Zurich,false,
+X000002,Borde S.L.,ES,EUR,retail,30,1000.00,COL02,REP02,facturas.x000002@example.com,,es,Europe/Madrid,false,
+""",
+    "fx_rates_edge.csv": """date,currency,rate_to_reporting
+2024-03-01,CHF,1.25
+2024-09-02,CHF,0.5
+""",
+    "documents_edge.csv": """document_id,customer_id,kind,issue_date,due_date,currency,amount,reference,disputed
+XINV0001,X000001,invoice,2024-02-15,2024-03-16,CHF,10.02,before the first CHF rate,false
+XINV0002,X000001,invoice,2024-03-05,2024-04-04,CHF,10.02,tie at 1.25,false
+XCN0001,X000001,credit_note,2024-03-20,2024-03-20,CHF,4.02,XINV0002,false
+XINV0003,X000002,invoice,2024-05-20,2024-06-19,EUR,200.00,prepaid,false
+XINV0004,X000001,invoice,2024-09-10,2024-10-10,CHF,100.01,tie at 0.5; paid in three months,true
+XINV0005,X000001,invoice,2025-11-03,2026-01-02,CHF,100.01,tie at 0.5; open at the as-of date,false
+""",
+    "payments_edge.csv": """payment_id,customer_id,received_date,currency,amount,method,reference
+XP0001,X000001,2024-04-10,CHF,2.02,bank_transfer,XINV0002 part
+XP0002,X000002,2024-05-01,EUR,200.00,bank_transfer,prepayment XINV0003
+XP0003,X000001,2024-10-15,CHF,30.01,bank_transfer,XINV0004 part 1
+XP0004,X000001,2024-11-15,CHF,30.01,bank_transfer,XINV0004 part 2
+XP0005,X000001,2024-12-16,CHF,39.99,bank_transfer,XINV0004 part 3
+XP0006,X000001,2026-01-20,CHF,10.02,bank_transfer,after the as-of date
+""",
+    "allocations_edge.csv": """source_id,document_id,applied_date,amount
+XCN0001,XINV0002,2024-03-20,4.02
+XP0001,XINV0002,2024-04-10,2.02
+XP0002,XINV0003,2024-05-01,200.00
+XP0003,XINV0004,2024-10-15,30.01
+XP0004,XINV0004,2024-11-15,30.01
+XP0005,XINV0004,2024-12-16,39.99
+XP0006,XINV0001,2026-01-20,10.02
+""",
+}
+
+
 class Cobro:
     def __init__(self, binary: Path, data_dir: Path):
         self.binary = binary
@@ -103,8 +149,15 @@ def build(cobro_bin: Path, out: Path, customers: int, invoices: int, seed: int) 
     cobro = Cobro(cobro_bin, data)
     cobro.run("generate", "--customers", str(customers), "--invoices", str(invoices), "--seed", str(seed),
               "--out", str(gen))
+    mapping = str(REPO / "data/mappings/cobro-canonical.toml")
     files = [str(gen / f"{t}.csv") for t in ("customers", "documents", "payments", "allocations", "fx_rates")]
-    cobro.run("import", "--mapping", str(REPO / "data/mappings/cobro-canonical.toml"), *files)
+    cobro.run("import", "--mapping", mapping, *files)
+    # A hand-made extract on top (fails on any rejected row): the awkward cases the generator never draws.
+    edge = out / "edge"
+    edge.mkdir()
+    for name, text in EDGE_FILES.items():
+        (edge / name).write_text(text)
+    cobro.run("import", "--append", "--mapping", mapping, *sorted(str(p) for p in edge.iterdir()))
 
     contact_no = 0
     last_contact: dict[str, date] = {}

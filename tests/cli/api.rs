@@ -330,6 +330,18 @@ fn tabular_endpoints_negotiate_csv_arrow_and_parquet_and_the_openapi_document_li
         "/api/v1/customers/{id}",
         "/api/v1/outcomes",
         "/api/v1/portal/statement",
+        "/api/v1/portal/statement/download",
+        "/api/v1/portal/payment-reports",
+        "/api/v1/portal/disputes",
+        "/api/v1/portal/messages",
+        "/api/v1/ledger/{table}",
+        "/api/v1/snapshots",
+        "/api/v1/segments",
+        "/api/v1/alarms/{name}",
+        "/api/v1/tasks/{id}/complete",
+        "/api/v1/dunning/plans",
+        "/api/v1/dunning/plans/{id}/approve",
+        "/api/v1/dunning/run",
     ] {
         assert!(doc["paths"].get(p).is_some(), "{p} missing from the OpenAPI document");
     }
