@@ -9,7 +9,8 @@
    127.0.0.1:0``, with a fresh operational store S (an SQLite file in WORK/api-load/, so the run never touches
    the ledger's own store and starts with no live records). Two tokens are made in S: a collector token for the
    collector with the most customers with open items (work queue and account cards) and a CFO token (metrics).
-3. **Cold.** One request to each endpoint, in order: work queue, account card, metrics. The server computes and
+3. **Cold.** One request to each endpoint, in order: work queue, account card, metrics, and ``/healthz`` (no auth,
+   no data: the floor of what wrk and axum do on these cores, for comparison). The server computes and
    caches per snapshot and state of the store, so this first request is timed on its own and reported; five
    sequential warm requests follow (median), and one with ``Accept-Encoding: gzip`` for the compressed size.
 4. **Load.** ``wrk -t T -c 64 -d D --latency -s bench/wrk_report.lua URL -- TOKEN [PATHS]`` per endpoint, one after
@@ -223,8 +224,10 @@ def run_wrk(args, url: str, token: str, paths_file: Path | None) -> dict:
     """One wrk run; its WRK_JSON line, its own CPU time, and its text output."""
     argv = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration}s", f"--timeout",
             f"{args.wrk_timeout}s", "--latency", "-s", str(LUA), url, "--", token]
-    if paths_file is not None:
-        argv.append(str(paths_file))
+    if paths_file is not None or args.gzip:
+        argv.append(str(paths_file or ""))
+    if args.gzip:
+        argv.append("gzip")
     shown = [a if a != token else "TOKEN" for a in argv]
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             preexec_fn=_die_with_parent)
@@ -320,6 +323,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="wrk threads (wrk -t). 1 leaves the most CPU to the server on a 2-core machine")
     p.add_argument("--wrk-timeout", type=int, default=60,
                    help="wrk --timeout seconds: a slower response is a timeout error and not in the latencies")
+    p.add_argument("--gzip", action="store_true",
+                   help="wrk sends `Accept-Encoding: gzip` (the server compresses); by default it sends none")
     p.add_argument("--endpoints", default=",".join(ENDPOINTS), help="a subset of " + ",".join(ENDPOINTS))
     p.add_argument("--collector", help="the collector whose token reads the queue and the cards; None: the one "
                                        "with the most customers with open items")
@@ -544,7 +549,8 @@ def main(argv: list[str] | None = None) -> int:
                                              f"{collector['customers']:,} customers with open items; "
                                              f"{collector['collectors']} collectors)" if "collectors" in collector else "")
           + f". `wrk -t{args.threads} -c{args.connections} -d{args.duration}s` per endpoint, one after the other, "
-          f"server and wrk on the same {os.cpu_count()} CPUs. Cold: the first request after the server started "
+          + ("with `Accept-Encoding: gzip`, " if args.gzip else "uncompressed (no `Accept-Encoding`), ")
+          + f"server and wrk on the same {os.cpu_count()} CPUs. Cold: the first request after the server started "
           "(in this order); warm: the median of 5 sequential requests after it. Latencies in ms.\n")
     print(markdown_table(["endpoint", "cold ms", "warm ms", "requests/s", "p50", "p99", "p99.9", "max", "errors",
                           "body bytes"], rows, align="lrrrrrrrrr"))

@@ -1,10 +1,11 @@
 -- wrk script for bench/api_load.py: bearer auth, optional path rotation, and a JSON summary the driver parses.
 --
---   wrk -t1 -c64 -d20s --latency -s bench/wrk_report.lua URL -- TOKEN [PATHS_FILE]
+--   wrk -t1 -c64 -d20s --latency -s bench/wrk_report.lua URL -- TOKEN [PATHS_FILE [ACCEPT_ENCODING]]
 --
 -- TOKEN goes into `Authorization: Bearer TOKEN` on every request. With PATHS_FILE (one request path and query per
 -- line, e.g. `/api/v1/customers/C000123?as_of=2024-03-31`) each request takes the next path from the list, each
--- thread starting at its own offset; without it every request goes to URL's path. No `response()` callback is
+-- thread starting at its own offset; without it (or with "") every request goes to URL's path. ACCEPT_ENCODING
+-- (e.g. gzip) is sent as `Accept-Encoding`; by default none is, and the server answers uncompressed. No `response()` callback is
 -- defined on purpose: with one, wrk parses every body and calls into Lua per response, which costs the client CPU
 -- that the server (on the same 2 cores) should get. Non-2xx/3xx responses are still counted, in errors.status.
 --
@@ -31,6 +32,9 @@ function init(args)
   end
   wrk.headers["Authorization"] = "Bearer " .. token
   wrk.headers["Accept"] = "application/json"
+  if args[3] ~= nil and args[3] ~= "" then
+    wrk.headers["Accept-Encoding"] = args[3]
+  end
   local file = args[2]
   if file ~= nil and file ~= "" then
     paths = {}

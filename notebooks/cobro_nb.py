@@ -300,3 +300,73 @@ def sub_months(d: date, n: int) -> date:
     y, m = divmod(d.year * 12 + d.month - 1 - n, 12)
     m += 1
     return date(y, m, min(d.day, calendar.monthrange(y, m)[1]))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Recomputations shared by more than one notebook
+# --------------------------------------------------------------------------------------------------------------
+
+def promise_outcomes(snap: Snapshot) -> pl.DataFrame:
+    """Every promise to pay made on or before D, kept / broken / pending, from the raw `promises`, `allocations`
+    and `documents` tables (docs/metrics.md, "Promises"):
+
+    * a promise cancelled or superseded on or before D (the store's state and closed_date) is no promise at all;
+      whatever else the store says, the ledger decides;
+    * per document of the promise, the cover is the payments (not credit notes) applied to it from the day the
+      promise was made to promised_date + grace_days (and not after D), capped at what was promised on it;
+    * kept when the covers add up to the promised amount; broken once D is past promised_date + grace_days;
+      pending before.
+    Amounts stay in the promise's currency, as exact units of 0.0001 (`amount`, `kept_amount`)."""
+    D = snap.as_of
+    promises = snap.table("promises")
+    allocations = snap.table("allocations")
+    cn_ids = snap.table("documents").filter(pl.col("kind") == "credit_note")["document_id"].implode()
+    p = (promises.filter((pl.col("made_date") <= D)
+                         & ~(pl.col("state").fill_null("").is_in(["cancelled", "superseded"])
+                             & (pl.col("closed_date").fill_null(D) <= D)))
+         .with_columns(broken_after=pl.col("promised_date") + pl.duration(days=pl.col("grace_days")),
+                       amount_u4=units("amount")))
+    pay = (allocations.filter(~pl.col("source_id").is_in(cn_ids) & (pl.col("applied_date") <= D))
+           .select("document_id", "applied_date", a_u4=units("amount")))
+    rows = (p.select("promise_id", "document_id", "amount_u4", "made_date", "broken_after")
+            .join(pay, on="document_id", how="left")
+            .with_columns(in_window=(pl.col("applied_date") >= pl.col("made_date"))
+                          & (pl.col("applied_date") <= pl.col("broken_after")))
+            .group_by("promise_id", "document_id", "amount_u4")
+            .agg(paid_u4=pl.col("a_u4").filter(pl.col("in_window")).sum()))
+    per = (rows.group_by("promise_id")
+           .agg(amount=pl.col("amount_u4").sum(),
+                kept_amount=pl.min_horizontal("paid_u4", "amount_u4").sum(),
+                documents=pl.len().cast(pl.Int64)))
+    head = (p.group_by("promise_id")
+            .agg(pl.col("customer_id", "collector_id", "made_date", "promised_date", "grace_days", "broken_after",
+                        "currency").min()))
+    return (head.join(per, on="promise_id")
+            .with_columns(status=pl.when(pl.col("kept_amount") >= pl.col("amount")).then(pl.lit("kept"))
+                          .when(pl.lit(D) > pl.col("broken_after")).then(pl.lit("broken"))
+                          .otherwise(pl.lit("pending")))
+            .sort("promise_id"))
+
+
+def business_days(start: date | None, end: date | None, weekend: set[int], holidays: set[date]) -> int | None:
+    """Business days d with start < d <= end (weekend: ISO weekday numbers, 6 = Saturday, 7 = Sunday); NULL if
+    either end is NULL, 0 when end <= start."""
+    if start is None or end is None:
+        return None
+    from datetime import timedelta
+    n, d = 0, start + timedelta(days=1)
+    while d <= end:
+        if d.isoweekday() not in weekend and d not in holidays:
+            n += 1
+        d += timedelta(days=1)
+    return n
+
+
+def company_calendar() -> tuple[set[int], set[date]]:
+    """Weekend days and holidays of the workflow configuration's [calendar] (the calendar cobro counts business
+    days in)."""
+    cal = load_toml(config_file("workflow")).get("calendar", {})
+    names = {"mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7}
+    weekend = {names[d.lower()[:3]] for d in cal.get("weekend", ["sat", "sun"])}
+    holidays = {h if isinstance(h, date) else date.fromisoformat(str(h)) for h in cal.get("holidays", [])}
+    return weekend, holidays

@@ -23,6 +23,9 @@ use tokio::sync::OnceCell;
 
 use crate::problem::ApiError;
 
+/// A value computed once, by whichever request asks first; the others wait for it.
+type Once<T> = Arc<OnceCell<Arc<T>>>;
+
 /// Sessions kept at most (a snapshot-only and a live one for a couple of dates, and the one before a change).
 const KEEP: usize = 6;
 
@@ -67,8 +70,8 @@ impl Indexed {
 pub struct Cached {
     /// The session.
     pub opened: Opened,
-    results: Mutex<HashMap<String, Arc<OnceCell<Arc<Rows>>>>>,
-    indexes: Mutex<HashMap<(String, String), Arc<OnceCell<Arc<Indexed>>>>>,
+    results: Mutex<HashMap<String, Once<Rows>>>,
+    indexes: Mutex<HashMap<(String, String), Once<Indexed>>>,
 }
 
 impl Cached {
@@ -128,7 +131,7 @@ struct Key {
 /// The server's sessions.
 #[derive(Default)]
 pub struct Sessions {
-    kept: Mutex<Vec<(Key, Arc<OnceCell<Arc<Cached>>>)>>,
+    kept: Mutex<Vec<(Key, Once<Cached>)>>,
 }
 
 impl Sessions {

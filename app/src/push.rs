@@ -231,7 +231,14 @@ mod tests {
 
     fn body_error(table: Table, format: PushFormat, body: &str) -> String {
         let dir = tempfile::tempdir().expect("tempdir");
-        match push(dir.path(), table, format, body.as_bytes(), "t", Utc::now()) {
+        match push(
+            dir.path(),
+            table,
+            format,
+            body.as_bytes(),
+            "t",
+            cobro_domain::clock::Clock::now(&cobro_domain::clock::SystemClock),
+        ) {
             Err(PushError::Body(m)) => m,
             other => panic!("expected a body error, got {other:?}"),
         }
@@ -266,7 +273,15 @@ mod tests {
         let d = dir.path();
         let customers = "customer_id,name,country,currency,payment_terms_days\nC1,Uno,ES,EUR,30\n";
         assert_eq!(already_staged(d, Table::Customers, PushFormat::Csv, customers.as_bytes(), "k1"), None);
-        let s = push(d, Table::Customers, PushFormat::Csv, customers.as_bytes(), "k1", Utc::now()).expect("staged");
+        let s = push(
+            d,
+            Table::Customers,
+            PushFormat::Csv,
+            customers.as_bytes(),
+            "k1",
+            cobro_domain::clock::Clock::now(&cobro_domain::clock::SystemClock),
+        )
+        .expect("staged");
         assert_eq!(s.batch["customers"].accepted, 1);
         assert_eq!(
             already_staged(d, Table::Customers, PushFormat::Csv, customers.as_bytes(), "k1").as_deref(),
@@ -275,7 +290,15 @@ mod tests {
         assert_eq!(already_staged(d, Table::Customers, PushFormat::Csv, customers.as_bytes(), "k2"), None);
         // A second batch adds to the first: the staged ledger keeps both customers.
         let more = "customer_id,name,country,currency,payment_terms_days\nC2,Dos,ES,EUR,30\n";
-        let s = push(d, Table::Customers, PushFormat::Csv, more.as_bytes(), "k2", Utc::now()).expect("staged");
+        let s = push(
+            d,
+            Table::Customers,
+            PushFormat::Csv,
+            more.as_bytes(),
+            "k2",
+            cobro_domain::clock::Clock::now(&cobro_domain::clock::SystemClock),
+        )
+        .expect("staged");
         assert_eq!((s.batch["customers"].accepted, s.manifest.tables["customers"].accepted), (1, 2));
     }
 

@@ -4,9 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
 use cobro_domain::clock::{Clock, SystemClock};
-use cobro_workflow::cases::Ctx as CaseCtx;
 use cobro_workflow::executor;
 use rust_decimal::Decimal;
 

@@ -178,7 +178,7 @@ fn every_role_sees_what_it_should_and_each_denial_is_a_problem_document() {
     assert_eq!((status, code.as_str()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid"), "{detail}");
     // A promise the collector records shows in the next queue at once (the cached queue is keyed by the store's
     // records). Promises count from the day they are made, so this part reads a snapshot as of today.
-    let today = chrono::Utc::now().date_naive();
+    let today = cobro_domain::clock::Clock::now(&cobro_domain::clock::SystemClock).date_naive();
     ok(cobro(w._tmp.path(), &["snapshot", "--as-of", &today.to_string()]));
     let queue_row = || {
         let q = json_of(s.get(&format!("/api/v1/work-queue?as_of={today}"), Some(&w.col01)).send().unwrap());
@@ -524,7 +524,7 @@ fn snapshots_segments_alarms_tasks_the_dunning_approval_flow_and_the_portal_acti
     assert_eq!(r.status(), StatusCode::CREATED);
     let built: Value = r.json().unwrap();
     assert!(built["version"].as_u64().is_some_and(|v| v >= 2), "a new version of the same date: {built}");
-    let today = chrono::Utc::now().date_naive().to_string();
+    let today = cobro_domain::clock::Clock::now(&cobro_domain::clock::SystemClock).date_naive().to_string();
     assert_eq!(s.post("/api/v1/snapshots", &w.admin, &json!({"as_of": today})).status(), StatusCode::CREATED);
     assert_eq!(
         problem(s.post("/api/v1/snapshots", &w.analyst, &json!({"as_of": "2024-12-31"}))).0,
