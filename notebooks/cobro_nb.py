@@ -212,8 +212,9 @@ def ratio(num: int | Fraction, den: int | Fraction, times: int | Fraction = 1) -
 def _cobro_money_as(col: pl.Series, scale_out: int) -> tuple[pl.Series, int]:
     """A cobro Decimal column as exact integers of 10^-scale_out; also how many values had finer digits."""
     f = 10 ** (AMOUNT_SCALE - scale_out)
-    out = pl.DataFrame({"v": col}).select(u=units("v"), finer=((units("v") % f) != 0).sum())
-    return out.select(pl.col("u") // f)["u"], int(out["finer"][0])
+    df = pl.DataFrame({"v": col})
+    finer = df.select(((units("v") % f) != 0).sum()).item() or 0
+    return df.select(units("v") // f).to_series(), int(finer)
 
 
 def assert_same(what: str, mine: pl.DataFrame, cobro: pl.DataFrame, keys: list[str], *,
@@ -370,3 +371,14 @@ def company_calendar() -> tuple[set[int], set[date]]:
     weekend = {names[d.lower()[:3]] for d in cal.get("weekend", ["sat", "sun"])}
     holidays = {h if isinstance(h, date) else date.fromisoformat(str(h)) for h in cal.get("holidays", [])}
     return weekend, holidays
+
+
+def display_round(x: Fraction) -> set[str]:
+    """How `cobro metrics` displays a ratio: rounded to 2 decimals, half away from zero. cobro rounds a DOUBLE and
+    we hold the exact fraction, so within 1e-9 (relative) of a half-hundredth either neighbour is accepted."""
+    from decimal import ROUND_HALF_UP, Decimal
+    out = set()
+    for eps in (Fraction(0), Fraction(1, 10**9), Fraction(-1, 10**9)):
+        v = x + eps * max(1, abs(x))
+        out.add(str((Decimal(v.numerator) / Decimal(v.denominator)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)))
+    return out

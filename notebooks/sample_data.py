@@ -10,7 +10,8 @@ It only drives the cobro binary:
 2. a collections team working every other Tuesday from July to December 2025: at each work day W it builds a
    snapshot as of W, runs the daily tick, lets the departments answer and resolve the disputes that are due (each
    on its own planned date), records contact outcomes for the customers with the largest past-due balances
-   (promises, disputes, reported payments, no commitment, no contact, with delay reasons), and runs the default
+   (promises, disputes, reported payments, no commitment, no contact, with delay reasons; some promises are
+   withdrawn two days later), and runs the default
    dunning strategy at W 14:00 UTC (messages are written as .eml files into the data directory's outbox);
 3. a final snapshot as of 2025-12-31, built after the last tick, whose directory it prints on the last line of
    standard output (point COBRO_SNAPSHOT at it).
@@ -53,9 +54,10 @@ DELAY_REASONS = ["cash_flow", "payment_run", "awaiting_approval", None, "invoice
 DISPUTE_TYPES = ["billing_error", "delivery", "price", "breakdown", "delivery", "billing_error", "price"]
 PROMISE_DAYS = [7, 10, 14, 21, 5]
 # Dispute follow-up plan, by the dispute's number n (DSP-n): first response and resolution, in calendar days after
-# the opening (None: never, so it is still open at the as-of date).
-RESPONSE_LAG = [1, 2, 4, 1, 6, 3, 2, 8]
-RESOLUTION_LAG = [5, 9, 16, 12, 27, 8, None, 20, 35, 11]
+# the opening, or "due": exactly on the target cobro set (the edge of "in time"); None: never, so the dispute is
+# still open (or unanswered) at the as-of date.
+RESPONSE_LAG = [1, 2, "due", 4, 1, 6, 3, 2, 8]
+RESOLUTION_LAG = [5, 9, "due", 16, 12, 27, 8, None, 20, 35, 11]
 RESOLUTIONS = ["credit_note", "rejected", "corrected_invoice"]
 
 
@@ -65,7 +67,7 @@ RESOLUTIONS = ["credit_note", "rejected", "corrected_invoice"]
 # * CHF rates of 1.25 and 0.5 turn amounts such as 10.02, 2.02 and 100.01 into exact half-cent ties (12.525, 2.525,
 #   50.005), in a sale, a collection, a credit and month-end balances: half-even and half-up disagree on each
 #   (generated rates have 6 decimals, so the generator practically never produces a tie);
-# * XP0002 pays XINV0003 before the invoice exists (a prepayment takes effect on the issue date);
+# * XP0002 pays XINV0003 in April, before the invoice exists (May): a prepayment takes effect on the issue date;
 # * XINV0004 is flagged disputed by the ERP, has no dispute record, and is paid in three months;
 # * XP0006 is applied after the as-of date: invisible at 2025-12-31.
 EDGE_FILES = {
@@ -87,7 +89,7 @@ XINV0005,X000001,invoice,2025-11-03,2026-01-02,CHF,100.01,tie at 0.5; open at th
 """,
     "payments_edge.csv": """payment_id,customer_id,received_date,currency,amount,method,reference
 XP0001,X000001,2024-04-10,CHF,2.02,bank_transfer,XINV0002 part
-XP0002,X000002,2024-05-01,EUR,200.00,bank_transfer,prepayment XINV0003
+XP0002,X000002,2024-04-25,EUR,200.00,bank_transfer,prepayment XINV0003
 XP0003,X000001,2024-10-15,CHF,30.01,bank_transfer,XINV0004 part 1
 XP0004,X000001,2024-11-15,CHF,30.01,bank_transfer,XINV0004 part 2
 XP0005,X000001,2024-12-16,CHF,39.99,bank_transfer,XINV0004 part 3
@@ -96,7 +98,7 @@ XP0006,X000001,2026-01-20,CHF,10.02,bank_transfer,after the as-of date
     "allocations_edge.csv": """source_id,document_id,applied_date,amount
 XCN0001,XINV0002,2024-03-20,4.02
 XP0001,XINV0002,2024-04-10,2.02
-XP0002,XINV0003,2024-05-01,200.00
+XP0002,XINV0003,2024-04-25,200.00
 XP0003,XINV0004,2024-10-15,30.01
 XP0004,XINV0004,2024-11-15,30.01
 XP0005,XINV0004,2024-12-16,39.99
@@ -162,23 +164,38 @@ def build(cobro_bin: Path, out: Path, customers: int, invoices: int, seed: int) 
     contact_no = 0
     last_contact: dict[str, date] = {}
     disputes: dict[str, dict] = {}  # DSP-n -> {opened, responded, resolved}
+    to_cancel: list[tuple[str, date]] = []  # promises withdrawn a few days after they were made
     for w in work_days():
         d = w.isoformat()
         cobro.run("snapshot", "--as-of", d)
+        for promise_id, day in to_cancel:
+            cobro.case("cancel-promise", promise_id, "--as-of", d, "--on", day.isoformat(), "--by", "collector",
+                       "--note", "recorded by mistake")
+        to_cancel = []
         cobro.run("case", "tick", "--as-of", d, "--on", d)
 
         # Departments: answer and resolve what is due by W, on the planned day.
+        targets = {r["dispute_id"]: r for r in cobro.sql(w, "SELECT dispute_id, MIN(response_due_date) AS response, "
+                                                            "MAX(deadline_date) AS resolution FROM disputes "
+                                                            "GROUP BY dispute_id")}
+
+        def planned(rec: dict, dsp_id: str, lag, kind: str) -> date | None:
+            if lag is None:
+                return None
+            if lag == "due":
+                return date.fromisoformat(targets[dsp_id][kind])
+            return rec["opened"] + timedelta(days=lag)
+
         for dsp_id, rec in sorted(disputes.items(), key=lambda kv: int(kv[0].split("-")[1])):
             n = int(dsp_id.split("-")[1])
             if not rec["responded"]:
-                day = rec["opened"] + timedelta(days=RESPONSE_LAG[n % len(RESPONSE_LAG)])
-                if day <= w:
+                day = planned(rec, dsp_id, RESPONSE_LAG[n % len(RESPONSE_LAG)], "response")
+                if day is not None and day <= w:
                     cobro.case("respond", dsp_id, "--as-of", d, "--on", day.isoformat(), "--by", "department")
                     rec["responded"] = True
-            lag = RESOLUTION_LAG[n % len(RESOLUTION_LAG)]
-            if not rec["resolved"] and lag is not None:
-                day = rec["opened"] + timedelta(days=lag)
-                if day <= w:
+            if not rec["resolved"]:
+                day = planned(rec, dsp_id, RESOLUTION_LAG[n % len(RESOLUTION_LAG)], "resolution")
+                if day is not None and day <= w:
                     cobro.case("resolve", dsp_id, "--resolution", RESOLUTIONS[n % len(RESOLUTIONS)],
                                "--as-of", d, "--on", day.isoformat(), "--by", "department")
                     rec["resolved"] = True
@@ -209,6 +226,8 @@ def build(cobro_bin: Path, out: Path, customers: int, invoices: int, seed: int) 
             if kind == "promise":
                 promised = w + timedelta(days=PROMISE_DAYS[contact_no % len(PROMISE_DAYS)])
                 res = cobro.case("promise", *common, "--date", promised.isoformat())
+                if res and contact_no % 4 == 0:
+                    to_cancel.append((res["record_id"], w + timedelta(days=2)))
             elif kind == "dispute":
                 res = cobro.case("dispute", *common, "--reason", "disputed_goods",
                                  "--type", DISPUTE_TYPES[contact_no % len(DISPUTE_TYPES)])
