@@ -295,16 +295,21 @@ pub async fn build(opts: &SnapshotOptions) -> Result<(SnapshotRef, SnapshotManif
     let session = SnapshotSession::open(&tmp, params).await.map_err(derive)?;
     let mut control_totals = import.control_totals.clone();
     let totals = session
-        .collect("SELECT currency, CAST(SUM(balance) AS DECIMAL(38, 4)) AS b, CAST(SUM(balance_rc) AS DECIMAL(38, 4)) AS rc, COUNT(*) AS n FROM open_items GROUP BY currency ORDER BY currency")
+        .collect("SELECT currency, CAST(SUM(balance) AS DECIMAL(38, 4)) AS b, CAST(SUM(balance_rc) AS DECIMAL(38, 4)) AS rc, COUNT(*) AS n, COUNT(*) - COUNT(balance_rc) AS unconverted FROM open_items GROUP BY currency ORDER BY currency")
         .await
         .map_err(derive)?;
     let mut total_rc: i128 = 0;
+    // Open items without a rate to the reporting currency are not in the reporting-currency total: say how many,
+    // so the total is never read as complete when it is not.
+    let mut unconverted: i64 = 0;
     for batch in &totals {
         let cur = cells::strings(batch.column(0)).map_err(derive)?;
         let bal = cells::decimals(batch.column(1), 4).map_err(derive)?;
         let rc = cells::decimals(batch.column(2), 4).map_err(derive)?;
         let n = cells::ints(batch.column(3)).map_err(derive)?;
+        let missing = cells::ints(batch.column(4)).map_err(derive)?;
         for i in 0..batch.num_rows() {
+            unconverted += missing.value(i);
             control_totals.insert(
                 format!("open_items.balance.{}", cur.value(i)),
                 money::from_stored(bal.value(i)).normalize().to_string(),
@@ -315,6 +320,7 @@ pub async fn build(opts: &SnapshotOptions) -> Result<(SnapshotRef, SnapshotManif
             }
         }
     }
+    control_totals.insert("open_items.unconverted_count".to_owned(), unconverted.to_string());
     control_totals.insert(
         format!("open_items.balance_rc.{}", import.reporting_currency),
         money::from_stored(total_rc).normalize().to_string(),

@@ -305,4 +305,13 @@ fn cobro_metrics_warns_when_amounts_have_no_exchange_rate() {
     let err = String::from_utf8_lossy(&o.stderr);
     // Its sale in 2024-02 and its open balance at the ends of 2024-02 and 2024-03.
     assert!(err.contains("warning: 3 conversions"), "{err}");
+    // The manifest's reporting-currency total leaves INV-3 out, and says that one item is left out.
+    let manifest = std::fs::read_dir(tmp.path().join("snapshots/as_of=2024-03-31"))
+        .expect("versions")
+        .map(|e| e.expect("entry").path().join("manifest.json"))
+        .next()
+        .expect("a version");
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(manifest).expect("manifest")).expect("json");
+    assert_eq!(m["control_totals"]["open_items.unconverted_count"], "1", "{}", m["control_totals"]);
 }
