@@ -201,7 +201,14 @@ def warm_up(addr: str, path: str, token: str, timeout: float) -> dict:
     cold = http_get(addr, path, token, timeout=timeout)
     out = {"path": path, "cold_ms": round(cold["ms"], 1), "cold_status": cold["status"], "body_bytes": cold["bytes"]}
     if cold["status"] != 200:
-        out["error"] = f"cold request: HTTP {cold['status']}: {problem_text(cold)}"
+        out["error"] = f"cold request: HTTP {cold['status']} after {cold['ms'] / 1000:,.1f} s"
+        if cold["status"] == 503:
+            # The server's request timeout: is the work kept for the next request, or dropped with the request?
+            again = http_get(addr, path, token, timeout=timeout)
+            out["retry_status"], out["retry_ms"] = again["status"], round(again["ms"], 1)
+            out["error"] += (f" (the server's request_timeout_seconds?); a second request: HTTP {again['status']} "
+                             f"after {again['ms'] / 1000:,.1f} s")
+        out["error"] += f"; body: {problem_text(cold) or '(empty)'}"
         return out
     warm = [http_get(addr, path, token, timeout=timeout) for _ in range(5)]
     bad = [w for w in warm if w["status"] != 200]
@@ -222,7 +229,7 @@ def warm_up(addr: str, path: str, token: str, timeout: float) -> dict:
 
 def run_wrk(args, url: str, token: str, paths_file: Path | None) -> dict:
     """One wrk run; its WRK_JSON line, its own CPU time, and its text output."""
-    argv = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration}s", f"--timeout",
+    argv = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration}s", "--timeout",
             f"{args.wrk_timeout}s", "--latency", "-s", str(LUA), url, "--", token]
     if paths_file is not None or args.gzip:
         argv.append(str(paths_file or ""))
@@ -287,6 +294,21 @@ def fresh_store(root: Path) -> str:
     for p in root.glob("store.db*"):
         p.unlink()
     return f"sqlite://{db}?mode=rwc"
+
+
+def cpu_busy(seconds: float = 1.0) -> float:
+    """Share of all CPUs busy over `seconds` (from /proc/stat), as a percentage: run while the server is idle, it
+    shows whether something else (a build) is using the machine."""
+    def sample() -> tuple[int, int]:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        idle = v[3] + v[4]  # idle + iowait
+        return sum(v[:8]) - idle, sum(v[:8])
+
+    b0, t0 = sample()
+    time.sleep(seconds)
+    b1, t1 = sample()
+    return 100.0 * (b1 - b0) / max(1, t1 - t0)
 
 
 def cpu_pct(seconds: float, wall: float) -> str:
@@ -407,7 +429,8 @@ def main(argv: list[str] | None = None) -> int:
         cfg = root / "serve.toml"
         cfg.write_text(f"# written by bench/api_load.py --request-timeout\nrequest_timeout_seconds = "
                        f"{args.request_timeout}\n")
-        serve_argv[5:5] = ["--config", cfg]
+        at = serve_argv.index("serve") + 1
+        serve_argv[at:at] = ["--config", cfg]
     q = f"?as_of={as_of}"
     plan = {
         "work-queue": {"path": f"/api/v1/work-queue{q}", "token": "collector"},
@@ -419,9 +442,6 @@ def main(argv: list[str] | None = None) -> int:
     errors: list[str] = []
     server_info: dict = {}
     load_before = os.getloadavg()
-    if load_before[0] > 0.5:
-        log(f"warning: load average {load_before[0]:.2f} before the run: something else is using the CPUs, "
-            "and the numbers will show it")
     try:
         log("starting: " + " ".join(map(str, serve_argv)))
         with Server(serve_argv, root / "server.log") as server:
@@ -435,7 +455,10 @@ def main(argv: list[str] | None = None) -> int:
                 if name == "account-card":
                     ids = results["work-queue"].pop("_ids", [])
                     if not ids:
-                        raise BenchError(f"collector {collector['collector_id']}'s work queue is empty: no cards")
+                        results[name]["error"] = (f"no cards: collector {collector['collector_id']}'s work queue "
+                                                  "is empty or failed")
+                        errors.append(f"{name}: {results[name]['error']}")
+                        continue
                     if args.cards:
                         ids = ids[: args.cards]
                     paths = [f"/api/v1/customers/{cid}{q}" for cid in ids]
@@ -446,8 +469,10 @@ def main(argv: list[str] | None = None) -> int:
                 w = warm_up(addr, spec["path"], tokens[spec["token"]], args.cold_timeout)
                 body = w.pop("_body", b"")
                 results[name].update(w)
-                if "error" in w:
-                    raise BenchError(f"{name}: {w['error']}")
+                if "error" in w:  # reported; this endpoint gets no load run, the others still do
+                    errors.append(f"{name}: {w['error']}")
+                    log(f"  {name}: {w['error']}")
+                    continue
                 log(f"  {name}: cold {w['cold_ms']:,.1f} ms, warm {w['warm_ms']:,.2f} ms, {w['body_bytes']:,} bytes "
                     f"({w['gzip_bytes'] or 0:,} gzip), server RSS {server.rss_mib() or 0:,.0f} MiB")
                 if name == "work-queue":
@@ -459,7 +484,9 @@ def main(argv: list[str] | None = None) -> int:
                     step = max(1, len(paths) // CARD_SAMPLE)
                     sample = [http_get(addr, pth, tokens["collector"]) for pth in paths[::step][:CARD_SAMPLE]]
                     if bad := [s for s in sample if s["status"] != 200]:
-                        raise BenchError(f"account-card: HTTP {bad[0]['status']}: {problem_text(bad[0])}")
+                        results[name]["error"] = f"a card: HTTP {bad[0]['status']}: {problem_text(bad[0])}"
+                        errors.append(f"{name}: {results[name]['error']}")
+                        continue
                     sizes = sorted(s["bytes"] for s in sample)
                     results[name]["sample"] = {"cards": len(sample), "bytes_min": sizes[0],
                                                "bytes_median": median(sizes), "bytes_max": sizes[-1],
@@ -470,12 +497,19 @@ def main(argv: list[str] | None = None) -> int:
             # ---- load ----
             for name in args.endpoints:
                 spec = plan[name]
-                time.sleep(2)
+                if "error" in results[name]:
+                    log(f"load: {name} skipped (its cold request failed)")
+                    continue
+                time.sleep(1)
+                busy = cpu_busy(2.0)  # the server is idle now: anything busy is someone else
                 if not server.alive():
                     raise BenchError(f"the server died before the {name} load run:\n{server.log_tail()}")
                 load = os.getloadavg()[0]
                 log(f"load: {name}, wrk -t{args.threads} -c{args.connections} -d{args.duration}s "
-                    f"(load average {load:.2f})")
+                    f"(CPUs {busy:.0f} % busy just before, load average {load:.2f})")
+                if busy > 10:
+                    log(f"warning: the CPUs were {busy:.0f} % busy with the server idle: something else is "
+                        "running, and the numbers will show it")
                 cpu0 = server.cpu_seconds()
                 url = f"http://{addr}" + (spec["path"] if "paths_file" not in spec else "/")
                 r = run_wrk(args, url, tokens[spec["token"]], spec.get("paths_file"))
@@ -483,6 +517,7 @@ def main(argv: list[str] | None = None) -> int:
                     raise BenchError(f"the server died during the {name} load run:\n{server.log_tail()}")
                 r["server_cpu_s"] = round(server.cpu_seconds() - cpu0, 2)
                 r["load_average_before"] = round(load, 2)
+                r["cpu_busy_before_pct"] = round(busy, 1)
                 results[name]["load"] = r
                 lat, e = r["latency_ms"], r["errors"]
                 n_err = sum(e.values())
@@ -524,6 +559,8 @@ def main(argv: list[str] | None = None) -> int:
         if name == "account-card" and "sample" in res:
             s = res["sample"]
             size_txt = f"{s['bytes_median']:,.0f} (median of {s['cards']}; {s['bytes_min']:,}–{s['bytes_max']:,})"
+        elif res.get("cold_status", 200) != 200:
+            size_txt = "–"
         else:
             size_txt = f"{size:,}" if size is not None else "–"
         if res.get("gzip_bytes"):
@@ -532,15 +569,21 @@ def main(argv: list[str] | None = None) -> int:
                  "account-card": f"account card ({plan[name].get('cards', 0):,} customers)",
                  "metrics": "metrics",
                  "healthz": "healthz (floor: no auth, no data)"}[name]
-        rows.append([label, fmt_ms(res.get("cold_ms")), fmt_ms(res.get("warm_ms")),
+        cold_txt = fmt_ms(res.get("cold_ms"))
+        if res.get("cold_status", 200) != 200:
+            cold_txt = f"HTTP {res['cold_status']} after {cold_txt}"
+        if ld:
+            err_txt = f"{sum(ld['errors'].values()):,}"
+        else:
+            err_txt = "no load run" if "error" in res else "–"
+        rows.append([label, cold_txt, fmt_ms(res.get("warm_ms")),
                      f"{ld['requests_per_s']:,.0f}" if ld else "–", fmt_ms(lat.get("p50")), fmt_ms(lat.get("p99")),
-                     fmt_ms(lat.get("p999")), fmt_ms(lat.get("max")),
-                     f"{sum(ld['errors'].values()):,}" if ld else "–", size_txt])
+                     fmt_ms(lat.get("p999")), fmt_ms(lat.get("max")), err_txt, size_txt])
         if ld:
             cpu_rows.append([name, f"{ld['requests']:,}", cpu_pct(ld["server_cpu_s"], ld["duration_s"]),
                              f"{1000 * ld['server_cpu_s'] / ld['requests']:.2f}" if ld["requests"] else "–",
                              cpu_pct(ld["wrk_cpu_s"], ld["duration_s"]),
-                             f"{ld['bytes'] / ld['duration_s'] / 2**20:,.1f}", f"{ld['load_average_before']:.2f}"])
+                             f"{ld['bytes'] / ld['duration_s'] / 2**20:,.1f}", f"{ld['cpu_busy_before_pct']:.0f} %"])
     print(f"### API load, {counts['open_invoices']:,} open invoices, {counts['customers']:,} customers\n")
     print(f"Ledger: `cobro generate --customers {args.customers} --invoices {args.invoices} --months {args.months} "
           f"--seed {args.seed}` ({counts['invoices']:,} invoices), snapshot as of {as_of}: "
@@ -557,7 +600,7 @@ def main(argv: list[str] | None = None) -> int:
     if cpu_rows:
         print()
         print(markdown_table(["endpoint", "requests", "server CPU", "server CPU ms/request", "wrk CPU", "MiB/s",
-                              "load avg before"], cpu_rows, align="lrrrrrr"))
+                              "CPUs busy before"], cpu_rows, align="lrrrrrr"))
     if wq is not None:
         p99 = wq["latency_ms"]["p99"]
         verdict = "met" if goal_met else "NOT met"
@@ -567,8 +610,9 @@ def main(argv: list[str] | None = None) -> int:
     if ex.get("peak_rss_mib") is not None:
         print(f"\nServer: peak RSS {ex['peak_rss_mib']:,.0f} MiB, CPU {ex['user_s'] + ex['sys_s']:,.1f} s over the "
               f"run; stopped by {ex['how']} (exit {ex['code']}).")
-    print(f"\nmachine: {json.dumps(machine_info())}; wrk: {wrk_version()}; load average before "
-          f"{load_before[0]:.2f}")
+    print(f"\nmachine: {json.dumps(machine_info())}; wrk: {wrk_version()}; load average at the start "
+          f"{load_before[0]:.2f}. \"CPUs busy before\": both CPUs over the 2 s before each load run, with the "
+          "server idle (anything above a few % is another process).")
     if errors:
         print(f"\n{len(errors)} error(s):")
         for e in errors:

@@ -68,6 +68,12 @@ pub enum Command {
         after_help = "Examples:\n  cobro metrics --as-of 2024-12-31\n  cobro metrics --as-of 2013-06-30 --format json\n  cobro sql --as-of 2024-12-31 \"SELECT * FROM ar_monthly\"   # the monthly series behind it"
     )]
     Metrics(MetricsArgs),
+    /// The CFO report: KPI tiles with definitions, the month's movement and its drivers, charts and tables, as one
+    /// self-contained HTML file (or the same tables as an Excel workbook).
+    #[command(
+        after_help = "Examples:\n  cobro report --as-of 2013-06-30 --out report.html\n  cobro report --as-of 2024-12-31 --format xlsx --out report.xlsx"
+    )]
+    Report(ReportArgs),
     /// Customer segments with the reasons behind each (rules: data/strategies/segments.toml); `segments diff`
     /// lists the customers whose segment changed between two snapshots.
     #[command(
@@ -697,6 +703,29 @@ pub struct MetricsArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+}
+
+/// `cobro report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Snapshot date; defaults to the latest snapshot.
+    #[arg(long)]
+    pub as_of: Option<AsOf>,
+    /// The file to write.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// html (charts inline, no external assets) or xlsx (the same tables, one sheet each).
+    #[arg(long, value_enum, default_value_t = ReportFormat::Html)]
+    pub format: ReportFormat,
+}
+
+/// `cobro report --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    /// One self-contained HTML page.
+    Html,
+    /// An Excel workbook.
+    Xlsx,
 }
 
 /// `cobro demo`.

@@ -11,6 +11,7 @@ mod generate;
 mod import;
 mod metrics;
 mod queue;
+mod report;
 mod segments;
 mod serve;
 mod snapshot;
@@ -41,6 +42,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Done> {
         Command::Snapshot(args) => snapshot::run(&ctx, args).await,
         Command::Sql(args) => sql::run(&ctx, args).await,
         Command::Metrics(args) => metrics::run(&ctx, args).await,
+        Command::Report(args) => report::run(&ctx, args).await,
         Command::Segments(args) => match args.action {
             Some(SegmentsAction::Diff(diff)) => segments::diff(&ctx, diff).await,
             None => segments::list(&ctx, args.as_of, args.format).await,

@@ -111,6 +111,19 @@ pub async fn alarm(
     tabular::respond(&rows.batches, rows.schema.clone(), format)
 }
 
+/// The CFO report as one self-contained HTML page (the same as `cobro report`).
+#[utoipa::path(get, path = "/api/v1/reports/cfo", tag = "metrics", params(AsOfQuery), security(("bearer" = [])),
+    responses((status = 200, description = "text/html: KPI tiles, movement, charts, tables"), (status = 403, body = crate::problem::Problem)))]
+pub async fn cfo_report(State(s): St, caller: Caller, Q(q): Q<AsOfQuery>) -> Result<Response, ApiError> {
+    caller.require(crate::auth::READERS, "read the CFO report")?;
+    let cached = s.sessions.open(&s.ctx, q.as_of).await?;
+    let company = s.ctx.workflow()?.company.name.clone();
+    let report = cobro_app::report::cfo(&cached.opened.session, &company).await?;
+    let mut r = (StatusCode::OK, report.html).into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    Ok(r)
+}
+
 /// `POST /api/v1/tasks/{id}/complete`.
 #[derive(Debug, Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]

@@ -107,6 +107,7 @@ fn api() -> (Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
         .routes(routes!(push::ledger_push))
         .routes(routes!(actions::build_snapshot))
         .routes(routes!(actions::segments))
+        .routes(routes!(actions::cfo_report))
         .routes(routes!(actions::alarm))
         .routes(routes!(actions::complete_task))
         .routes(routes!(actions::save_plan))

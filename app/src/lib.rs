@@ -8,5 +8,6 @@ pub mod dunning;
 pub mod ledger;
 pub mod output;
 pub mod push;
+pub mod report;
 
 pub use context::{Ctx, Opened};

@@ -315,3 +315,40 @@ fn cobro_metrics_warns_when_amounts_have_no_exchange_rate() {
         serde_json::from_str(&std::fs::read_to_string(manifest).expect("manifest")).expect("json");
     assert_eq!(m["control_totals"]["open_items.unconverted_count"], "1", "{}", m["control_totals"]);
 }
+
+#[test]
+fn the_cfo_report_shows_the_same_kpis_as_cobro_metrics_with_charts_and_no_external_assets() {
+    let tmp = ibm_snapshots(&["2013-06-30"]);
+    let dir = tmp.path();
+    let html_path = dir.join("report.html");
+    ok(cobro(dir, &["report", "--as-of", "2013-06-30", "--out", &html_path.display().to_string()]));
+    let html = std::fs::read_to_string(&html_path).expect("report");
+    let kpis = ok(cobro(dir, &["metrics", "--as-of", "2013-06-30", "--format", "csv"]));
+    let mut r = csv::Reader::from_reader(kpis.as_bytes());
+    let mut checked = 0;
+    for row in r.records() {
+        let row = row.expect("row");
+        let (metric, value, unit) = (&row[0], &row[2], &row[3]);
+        let tile = html.split(&format!("id=\"kpi-{metric}\"")).nth(1).expect("a tile per KPI");
+        let tile = tile.split("</div></div>").next().unwrap_or_default();
+        let shown = if value.is_empty() { "n/a".to_owned() } else { format!("{value} {unit}") };
+        assert!(tile.contains(&format!("<div class=\"v\">{shown}</div>")), "{metric}: {shown} not in {tile}");
+        checked += 1;
+    }
+    assert!(checked >= 10, "{checked} KPIs");
+    // The month's movement ties out: 6918.35 + 5849.59 − 7648.09 − 0 + 0 = 5119.85 (ar_monthly, 2013-06).
+    for line in [
+        "<td class=\"n\">6918.35</td>",
+        "<td class=\"n\">5849.59</td>",
+        "<td class=\"n\">7648.09</td>",
+        "<td class=\"n\">5119.85</td>",
+    ] {
+        assert!(html.contains(line), "movement lacks {line}");
+    }
+    assert_eq!(html.matches("<svg").count(), 6, "DSO, states, CEI, ageing, segments, top overdue (no disputes here)");
+    assert!(!html.contains("src=\"http") && !html.contains("href=\"http"), "no external assets");
+    assert!(!html.contains("<script") && !html.contains("<link"), "self-contained");
+    let xlsx = dir.join("report.xlsx");
+    ok(cobro(dir, &["report", "--as-of", "2013-06-30", "--format", "xlsx", "--out", &xlsx.display().to_string()]));
+    assert_eq!(&std::fs::read(&xlsx).expect("xlsx")[..2], b"PK", "an xlsx is a zip");
+}
