@@ -2,16 +2,22 @@
 //! the data, not once per request.
 //!
 //! A cached session is keyed by the snapshot's directory (a version is immutable) and, for live sessions, by a
-//! hash of the operational store's records as exported for the session: the same inputs give the same rows, so
-//! a hit can never be stale. A promise recorded a second ago changes the hash, and the next request computes
-//! the queue again. Concurrent misses on one key wait for one computation (`OnceCell`). Only the last few
+//! hash of the operational store's records as exported for the session: the same inputs give the same rows. The
+//! export is not repeated on every request: every write through this server bumps a generation, and the hash is
+//! taken again when the generation moved or [`RECHECK`] has passed. So a promise recorded through the API shows
+//! in the very next queue, and a write by another process (a `cobro case tick` from cron) within `RECHECK`.
+//! Concurrent misses on one key wait for one computation (`OnceCell`), which runs on a task of its own so that
+//! a request that times out does not throw the work away. Encoded responses are kept too. Only the last few
 //! sessions are kept; ad-hoc SQL is never cached.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
+use axum::body::Bytes;
 use cobro_analytics::arrow::array::{Array, AsArray, UInt32Array};
 use cobro_analytics::arrow::compute::{cast, take_record_batch};
 use cobro_analytics::arrow::datatypes::{DataType, SchemaRef};
@@ -25,6 +31,9 @@ use crate::problem::ApiError;
 
 /// A value computed once, by whichever request asks first; the others wait for it.
 type Once<T> = Arc<OnceCell<Arc<T>>>;
+
+/// How long the store's hash is trusted when no write went through this server.
+pub const RECHECK: Duration = Duration::from_secs(2);
 
 /// Sessions kept at most (a snapshot-only and a live one for a couple of dates, and the one before a change).
 const KEEP: usize = 6;
@@ -72,17 +81,30 @@ pub struct Cached {
     pub opened: Opened,
     results: Mutex<HashMap<String, Once<Rows>>>,
     indexes: Mutex<HashMap<(String, String), Once<Indexed>>>,
+    encoded: Mutex<HashMap<String, Bytes>>,
 }
 
 impl Cached {
     /// The rows of `sql`, computed once on this session.
-    pub async fn rows(&self, sql: &str) -> Result<Arc<Rows>, ApiError> {
+    pub async fn rows(self: &Arc<Self>, sql: &str) -> Result<Arc<Rows>, ApiError> {
         let cell = self.results.lock().map_err(|_| poisoned())?.entry(sql.to_owned()).or_default().clone();
-        cell.get_or_try_init(|| async { Ok(Arc::new(self.run(sql).await?)) }).await.cloned()
+        let this = self.clone();
+        let sql = sql.to_owned();
+        cell.get_or_try_init(|| async move { Ok(Arc::new(this.run_detached(sql).await?)) }).await.cloned()
+    }
+
+    /// A response body kept under `key` (which names the rows and the format), made once by `make`.
+    pub fn encoded(&self, key: &str, make: impl FnOnce() -> Result<Vec<u8>, ApiError>) -> Result<Bytes, ApiError> {
+        if let Some(b) = self.encoded.lock().map_err(|_| poisoned())?.get(key) {
+            return Ok(b.clone());
+        }
+        let b = Bytes::from(make()?);
+        self.encoded.lock().map_err(|_| poisoned())?.insert(key.to_owned(), b.clone());
+        Ok(b)
     }
 
     /// The rows of `sql` indexed by `key_column`, computed once on this session.
-    pub async fn indexed(&self, sql: &str, key_column: &str) -> Result<Arc<Indexed>, ApiError> {
+    pub async fn indexed(self: &Arc<Self>, sql: &str, key_column: &str) -> Result<Arc<Indexed>, ApiError> {
         let cell = self
             .indexes
             .lock()
@@ -90,8 +112,10 @@ impl Cached {
             .entry((sql.to_owned(), key_column.to_owned()))
             .or_default()
             .clone();
-        cell.get_or_try_init(|| async {
-            let rows = self.run(sql).await?;
+        let this = self.clone();
+        let sql = sql.to_owned();
+        cell.get_or_try_init(|| async move {
+            let rows = this.run_detached(sql).await?;
             let col = rows.schema.index_of(key_column).map_err(|e| ApiError::internal(&e))?;
             let mut index: HashMap<String, Vec<(u32, u32)>> = HashMap::new();
             for (b, batch) in rows.batches.iter().enumerate() {
@@ -108,6 +132,13 @@ impl Cached {
         })
         .await
         .cloned()
+    }
+
+    /// Runs `sql` on a task of its own: a request that gives up (timeout, closed connection) does not cancel it,
+    /// and its rows still land in the cache for the next request.
+    async fn run_detached(self: &Arc<Self>, sql: String) -> Result<Rows, ApiError> {
+        let this = self.clone();
+        tokio::spawn(async move { this.run(&sql).await }).await.map_err(|e| ApiError::internal(&e))?
     }
 
     async fn run(&self, sql: &str) -> Result<Rows, ApiError> {
@@ -128,10 +159,19 @@ struct Key {
     live: Option<u64>,
 }
 
+/// The store's hash as last taken.
+struct Checked {
+    at: Instant,
+    generation: u64,
+    hash: u64,
+}
+
 /// The server's sessions.
 #[derive(Default)]
 pub struct Sessions {
     kept: Mutex<Vec<(Key, Once<Cached>)>>,
+    generation: AtomicU64,
+    checked: Mutex<Option<Checked>>,
 }
 
 impl Sessions {
@@ -142,18 +182,46 @@ impl Sessions {
         self.get(key, || async { Ok(ctx.open(as_of).await?) }).await
     }
 
+    /// Something was written through this server: the next live session looks at the store again.
+    pub fn bump(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
     /// The snapshot of `as_of` with the store's live records on top.
     pub async fn open_live(&self, ctx: &Ctx, store: &Store, as_of: Option<AsOf>) -> Result<Arc<Cached>, ApiError> {
         let (snap, _, _) = ctx.resolve(as_of)?;
         let config = ctx.workflow()?;
-        let tables = cobro_workflow::export::export(Some(store), config).await?;
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        for t in &tables {
-            t.name.hash(&mut h);
-            t.rows.hash(&mut h);
-        }
-        let key = Key { dir: snap.dir, live: Some(h.finish()) };
-        self.get(key, || async { Ok(ctx.open_live_from(as_of, tables).await?) }).await
+        let generation = self.generation.load(Ordering::SeqCst);
+        let trusted = self
+            .checked
+            .lock()
+            .map_err(|_| poisoned())?
+            .as_ref()
+            .filter(|c| c.generation == generation && c.at.elapsed() < RECHECK)
+            .map(|c| c.hash);
+        let (hash, tables) = match trusted {
+            Some(h) => (h, None),
+            None => {
+                let tables = cobro_workflow::export::export(Some(store), config).await?;
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                for t in &tables {
+                    t.name.hash(&mut h);
+                    t.rows.hash(&mut h);
+                }
+                let hash = h.finish();
+                *self.checked.lock().map_err(|_| poisoned())? = Some(Checked { at: Instant::now(), generation, hash });
+                (hash, Some(tables))
+            }
+        };
+        let key = Key { dir: snap.dir, live: Some(hash) };
+        self.get(key, || async {
+            let tables = match tables {
+                Some(t) => t,
+                None => cobro_workflow::export::export(Some(store), config).await?,
+            };
+            Ok(ctx.open_live_from(as_of, tables).await?)
+        })
+        .await
     }
 
     async fn get<F, Fut>(&self, key: Key, open: F) -> Result<Arc<Cached>, ApiError>
@@ -176,7 +244,12 @@ impl Sessions {
         };
         cell.get_or_try_init(|| async {
             let opened = open().await?;
-            Ok(Arc::new(Cached { opened, results: Mutex::default(), indexes: Mutex::default() }))
+            Ok(Arc::new(Cached {
+                opened,
+                results: Mutex::default(),
+                indexes: Mutex::default(),
+                encoded: Mutex::default(),
+            }))
         })
         .await
         .cloned()

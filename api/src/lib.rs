@@ -141,9 +141,11 @@ pub fn router(state: Arc<AppState>, config: &ServerConfig) -> Router {
         .fallback(async |uri: axum::http::Uri| {
             problem::ApiError::not_found(format!("no route {uri}; GET /api/v1/openapi.json lists them"))
         })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), after_writes))
         .with_state(state)
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(CompressionLayer::new())
+        .layer(axum::middleware::map_response(timeout_problem))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_secs(config.request_timeout_seconds),
@@ -151,6 +153,53 @@ pub fn router(state: Arc<AppState>, config: &ServerConfig) -> Router {
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http())
         .layer(SetRequestIdLayer::new(request_id, Counter::default()))
+}
+
+/// After a request that may have written (anything but GET and HEAD), the next live session looks at the store
+/// again.
+async fn after_writes(
+    axum::extract::State(state): axum::extract::State<Arc<AppState>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let writes = !matches!(*req.method(), axum::http::Method::GET | axum::http::Method::HEAD);
+    let r = next.run(req).await;
+    if writes {
+        state.sessions.bump();
+    }
+    r
+}
+
+/// The timeout layer's bare 503 as a problem document.
+async fn timeout_problem(r: axum::response::Response) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if r.status() == StatusCode::SERVICE_UNAVAILABLE && !r.headers().contains_key(axum::http::header::CONTENT_TYPE) {
+        return problem::ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "timeout",
+            "the request took longer than request_timeout_seconds; the work goes on and its result is kept, so try again in a little while",
+        )
+        .into_response();
+    }
+    r
+}
+
+/// Computes what the first requests would otherwise wait for, at start: the latest snapshot's KPIs and the live
+/// work queue. Errors (no snapshot yet, say) are logged, not fatal.
+pub async fn warm(state: Arc<AppState>) {
+    let started = std::time::Instant::now();
+    let s = &state;
+    let run = async {
+        let cached = s.sessions.open(&s.ctx, None).await?;
+        cached.rows(&cached.opened.session.params().render(cobro_analytics::sql::METRICS_SUMMARY)).await?;
+        let live = s.sessions.open_live(&s.ctx, &s.store, None).await?;
+        live.indexed(routes::WORK_QUEUE, "collector_id").await?;
+        Ok::<_, problem::ApiError>(())
+    };
+    match run.await {
+        Ok(()) => tracing::info!(ms = started.elapsed().as_millis() as u64, "caches warm"),
+        Err(e) => tracing::warn!(error = %e.detail, "could not warm the caches"),
+    }
 }
 
 /// Serves until `shutdown` resolves, then lets requests in flight finish.

@@ -56,6 +56,10 @@ pub struct QueueQuery {
     pub as_of: Option<AsOf>,
     /// One collector's queue (a collector token always gets its own).
     pub collector: Option<String>,
+    /// Rows to skip (a page's start).
+    pub offset: Option<usize>,
+    /// Rows to return at most (a page's size); all when absent.
+    pub limit: Option<usize>,
 }
 
 /// The liveness probe.
@@ -94,8 +98,11 @@ async fn company_table(
     caller.require(READERS, "read company-wide figures")?;
     let format = tabular::negotiate(h)?;
     let cached = s.sessions.open(&s.ctx, as_of).await?;
-    let rows = cached.rows(&cached.opened.session.params().render(template)).await?;
-    tabular::respond(&rows.batches, rows.schema.clone(), format)
+    let sql = cached.opened.session.params().render(template);
+    let rows = cached.rows(&sql).await?;
+    let body =
+        cached.encoded(&format!("{format:?}:{sql}"), || tabular::encode(&rows.batches, rows.schema.clone(), format))?;
+    Ok(tabular::body_response(body, format))
 }
 
 /// `ar_monthly`: sales, collections, receivables and the DSO family per month.
@@ -126,14 +133,23 @@ pub async fn work_queue(State(s): St, caller: Caller, Q(q): Q<QueueQuery>, h: He
     };
     let format = tabular::negotiate(&h)?;
     let cached = s.sessions.open_live(&s.ctx, &s.store, q.as_of).await?;
-    // The whole queue is computed once per state of the data; a collector's part is taken from it by index.
-    let queue = cached.indexed("SELECT * FROM work_queue ORDER BY queue_rank", "collector_id").await?;
-    let rows = match collector {
-        Some(c) => Arc::new(queue.get(&c)?),
-        None => cached.rows("SELECT * FROM work_queue ORDER BY queue_rank").await?,
+    // The whole queue is computed once per state of the data, a collector's part is taken from it by index, and
+    // each page is encoded once.
+    let key = format!("queue:{format:?}:{collector:?}:{}:{:?}", q.offset.unwrap_or(0), q.limit);
+    let queue = cached.indexed(WORK_QUEUE, "collector_id").await?;
+    let body = {
+        let rows = match &collector {
+            Some(c) => Arc::new(queue.get(c)?),
+            None => cached.rows(WORK_QUEUE).await?,
+        };
+        let page = page(&rows.batches, q.offset.unwrap_or(0), q.limit.unwrap_or(usize::MAX));
+        cached.encoded(&key, || tabular::encode(&page, rows.schema.clone(), format))?
     };
-    tabular::respond(&rows.batches, rows.schema.clone(), format)
+    Ok(tabular::body_response(body, format))
 }
+
+/// The work queue in rank order.
+pub const WORK_QUEUE: &str = "SELECT * FROM work_queue ORDER BY queue_rank";
 
 /// Rows as JSON values.
 fn json_of(rows: &Rows) -> Result<serde_json::Value, ApiError> {
@@ -144,7 +160,7 @@ fn json_of(rows: &Rows) -> Result<serde_json::Value, ApiError> {
 
 /// One customer's rows of a table or view, from an index built once per state of the data.
 async fn customer_rows(
-    cached: &Cached,
+    cached: &Arc<Cached>,
     table: &str,
     order: &str,
     customer: &str,
@@ -265,7 +281,7 @@ pub async fn sql(
             }
         })?;
     let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-    let (batches, truncated) = if rows > limit { (truncate(&batches, limit), true) } else { (batches, false) };
+    let (batches, truncated) = if rows > limit { (page(&batches, 0, limit), true) } else { (batches, false) };
     let mut r = tabular::respond(&batches, schema, format)?;
     if truncated {
         r.headers_mut().insert("cobro-truncated", HeaderValue::from(limit));
@@ -273,19 +289,26 @@ pub async fn sql(
     Ok(r)
 }
 
-fn truncate(
+/// Rows `offset..offset + limit` of some batches (zero-copy slices).
+fn page(
     batches: &[cobro_analytics::arrow::record_batch::RecordBatch],
+    offset: usize,
     limit: usize,
 ) -> Vec<cobro_analytics::arrow::record_batch::RecordBatch> {
-    let mut left = limit;
+    let (mut skip, mut left) = (offset, limit);
     let mut out = Vec::new();
     for b in batches {
         if left == 0 {
             break;
         }
-        let n = b.num_rows().min(left);
-        out.push(b.slice(0, n));
+        if skip >= b.num_rows() {
+            skip -= b.num_rows();
+            continue;
+        }
+        let n = (b.num_rows() - skip).min(left);
+        out.push(b.slice(skip, n));
         left -= n;
+        skip = 0;
     }
     out
 }

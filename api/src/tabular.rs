@@ -31,10 +31,19 @@ pub fn negotiate(headers: &HeaderMap) -> Result<Format, ApiError> {
     ))
 }
 
+/// Rows in a format, as bytes.
+pub fn encode(batches: &[RecordBatch], schema: SchemaRef, format: Format) -> Result<Vec<u8>, ApiError> {
+    output::encode(batches, schema, format).map_err(|e| ApiError::internal(&e))
+}
+
+/// An encoded body with its media type.
+pub fn body_response(body: impl Into<axum::body::Body>, format: Format) -> Response {
+    let mut r = (StatusCode::OK, body.into()).into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(format.media_type()));
+    r
+}
+
 /// Encodes rows in the negotiated format.
 pub fn respond(batches: &[RecordBatch], schema: SchemaRef, format: Format) -> Result<Response, ApiError> {
-    let body = output::encode(batches, schema, format).map_err(|e| ApiError::internal(&e))?;
-    let mut r = (StatusCode::OK, body).into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(format.media_type()));
-    Ok(r)
+    Ok(body_response(encode(batches, schema, format)?, format))
 }

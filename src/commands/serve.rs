@@ -36,6 +36,8 @@ pub async fn serve(ctx: Ctx, args: ServeArgs) -> anyhow::Result<Done> {
     let state = Arc::new(AppState { ctx, store, limits, sessions: Default::default() });
     let app = cobro_api::router(state.clone(), &config);
     out!("cobro listening on http://{addr} (API under /api/v1, OpenAPI at /api/v1/openapi.json); Ctrl-C stops it")?;
+    // The latest snapshot's KPIs and work queue are computed now, not by the first caller.
+    tokio::spawn(cobro_api::warm(state.clone()));
     cobro_api::serve(listener, app, cobro_api::shutdown_signal()).await?;
     state.store.close().await;
     out!("stopped")?;

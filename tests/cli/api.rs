@@ -151,6 +151,11 @@ fn every_role_sees_what_it_should_and_each_denial_is_a_problem_document() {
     let q = json_of(s.get("/api/v1/work-queue", Some(&w.col01)).send().unwrap());
     let rows = q.as_array().expect("rows");
     assert!(!rows.is_empty() && rows.iter().all(|r| r["collector_id"] == "COL01"), "{q}");
+    // Pages of it, in rank order.
+    let first = json_of(s.get("/api/v1/work-queue?limit=1", Some(&w.col01)).send().unwrap());
+    let second = json_of(s.get("/api/v1/work-queue?offset=1&limit=1", Some(&w.col01)).send().unwrap());
+    assert_eq!((first.as_array().map(Vec::len), &first[0]), (Some(1), &rows[0]));
+    assert_eq!(second[0], rows[1], "{second}");
     let all = json_of(s.get("/api/v1/work-queue", Some(&w.admin)).send().unwrap());
     assert!(all.as_array().expect("rows").iter().any(|r| r["collector_id"] == "COL02"), "{all}");
     let (status, ..) = problem(s.get("/api/v1/work-queue?collector=COL02", Some(&w.col01)).send().unwrap());
