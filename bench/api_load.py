@@ -58,7 +58,7 @@ from ingest import DEFAULT_MAPPING, SetupError, check_cobro_binary, cobro_versio
 
 LUA = BENCH / "wrk_report.lua"
 GOAL_P99_MS = 20.0  # the goal for the work queue at 64 connections
-ENDPOINTS = ("work-queue", "account-card", "metrics", "healthz")
+ENDPOINTS = ("work-queue", "work-queue-page", "account-card", "metrics", "healthz")
 SMOKE_OPEN_TARGET = 20_000
 SMOKE_DURATION = 5
 CARD_SAMPLE = 50  # account cards fetched one by one after the warm-up, for their sizes
@@ -434,6 +434,8 @@ def main(argv: list[str] | None = None) -> int:
     q = f"?as_of={as_of}"
     plan = {
         "work-queue": {"path": f"/api/v1/work-queue{q}", "token": "collector"},
+        # One screen of it: the first 50 customers (`?limit=`), what the collector's page asks for.
+        "work-queue-page": {"path": f"/api/v1/work-queue{q}&limit=50", "token": "collector"},
         "account-card": {"path": None, "token": "collector"},
         "metrics": {"path": f"/api/v1/metrics{q}", "token": "cfo"},
         "healthz": {"path": "/healthz", "token": "collector"},  # the floor: no auth, no store, no data
@@ -566,6 +568,7 @@ def main(argv: list[str] | None = None) -> int:
         if res.get("gzip_bytes"):
             size_txt += f" / {res['gzip_bytes']:,} gzip" if name != "account-card" else ""
         label = {"work-queue": f"work queue ({res.get('rows', 0):,} rows)",
+                 "work-queue-page": "work queue, first page (50 rows)",
                  "account-card": f"account card ({plan[name].get('cards', 0):,} customers)",
                  "metrics": "metrics",
                  "healthz": "healthz (floor: no auth, no data)"}[name]
