@@ -29,7 +29,7 @@ impl FromRequestParts<Arc<AppState>> for Caller {
         if token.is_empty() {
             return Err(ApiError::unauthorized("the Authorization header must be `Bearer <token>`"));
         }
-        match access::authenticate(&state.store, token).await? {
+        match state.sessions.principal(&state.store, token).await? {
             Some(p) => Ok(Self(p)),
             None => Err(ApiError::unauthorized("unknown or revoked token")),
         }

@@ -166,19 +166,30 @@ struct Checked {
     hash: u64,
 }
 
+/// A value looked up recently, trusted while nothing was written through this server and [`RECHECK`] has not
+/// passed.
+struct Recent<T> {
+    at: Instant,
+    generation: u64,
+    value: T,
+}
+
 /// The server's sessions.
 #[derive(Default)]
 pub struct Sessions {
     kept: Mutex<Vec<(Key, Once<Cached>)>>,
     generation: AtomicU64,
     checked: Mutex<Option<Checked>>,
+    /// Snapshot directories by requested date (`None`: the latest).
+    dirs: Mutex<HashMap<Option<AsOf>, Recent<PathBuf>>>,
+    /// Authenticated tokens, by the SHA-256 of the token (the token itself is not kept).
+    principals: Mutex<HashMap<String, Recent<cobro_workflow::access::Principal>>>,
 }
 
 impl Sessions {
     /// The snapshot of `as_of` (the latest when `None`).
     pub async fn open(&self, ctx: &Ctx, as_of: Option<AsOf>) -> Result<Arc<Cached>, ApiError> {
-        let (snap, _, _) = ctx.resolve(as_of)?;
-        let key = Key { dir: snap.dir, live: None };
+        let key = Key { dir: self.dir(ctx, as_of)?, live: None };
         self.get(key, || async { Ok(ctx.open(as_of).await?) }).await
     }
 
@@ -187,9 +198,55 @@ impl Sessions {
         self.generation.fetch_add(1, Ordering::SeqCst);
     }
 
+    fn fresh<T: Clone>(&self, r: Option<&Recent<T>>) -> Option<T> {
+        let generation = self.generation.load(Ordering::SeqCst);
+        r.filter(|r| r.generation == generation && r.at.elapsed() < RECHECK).map(|r| r.value.clone())
+    }
+
+    fn recent<T>(&self, value: T) -> Recent<T> {
+        Recent { at: Instant::now(), generation: self.generation.load(Ordering::SeqCst), value }
+    }
+
+    /// The directory of the snapshot of `as_of`, looked up again after a write or [`RECHECK`] (a new version
+    /// built by another process shows within it).
+    fn dir(&self, ctx: &Ctx, as_of: Option<AsOf>) -> Result<PathBuf, ApiError> {
+        if let Some(d) = self.fresh(self.dirs.lock().map_err(|_| poisoned())?.get(&as_of)) {
+            return Ok(d);
+        }
+        let (snap, _, _) = ctx.resolve(as_of)?;
+        let r = self.recent(snap.dir.clone());
+        self.dirs.lock().map_err(|_| poisoned())?.insert(as_of, r);
+        Ok(snap.dir)
+    }
+
+    /// The principal of a bearer token. A known token is remembered for [`RECHECK`] (or until the next write
+    /// through this server), so a revocation by `cobro token revoke` takes effect within it; unknown tokens are
+    /// looked up every time and not remembered.
+    pub async fn principal(
+        &self,
+        store: &Store,
+        token: &str,
+    ) -> Result<Option<cobro_workflow::access::Principal>, ApiError> {
+        use sha2::{Digest, Sha256};
+        let key = hex::encode(Sha256::digest(token.as_bytes()));
+        if let Some(p) = self.fresh(self.principals.lock().map_err(|_| poisoned())?.get(&key)) {
+            return Ok(Some(p));
+        }
+        let found = cobro_workflow::access::authenticate(store, token).await?;
+        if let Some(p) = &found {
+            let r = self.recent(p.clone());
+            let mut map = self.principals.lock().map_err(|_| poisoned())?;
+            if map.len() > 10_000 {
+                map.clear();
+            }
+            map.insert(key, r);
+        }
+        Ok(found)
+    }
+
     /// The snapshot of `as_of` with the store's live records on top.
     pub async fn open_live(&self, ctx: &Ctx, store: &Store, as_of: Option<AsOf>) -> Result<Arc<Cached>, ApiError> {
-        let (snap, _, _) = ctx.resolve(as_of)?;
+        let dir = self.dir(ctx, as_of)?;
         let config = ctx.workflow()?;
         let generation = self.generation.load(Ordering::SeqCst);
         let trusted = self
@@ -213,7 +270,7 @@ impl Sessions {
                 (hash, Some(tables))
             }
         };
-        let key = Key { dir: snap.dir, live: Some(hash) };
+        let key = Key { dir, live: Some(hash) };
         self.get(key, || async {
             let tables = match tables {
                 Some(t) => t,

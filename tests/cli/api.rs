@@ -667,3 +667,18 @@ fn one_sql_query_cannot_take_more_than_its_memory_bound() {
     let r = s.post("/api/v1/sql", &analyst, &json!({"sql": "SELECT COUNT(*) AS n FROM open_items"}));
     assert_eq!(json_of(r)[0]["n"], 15);
 }
+
+#[test]
+fn a_token_revoked_by_another_process_is_refused_within_the_recheck_interval() {
+    let tmp = super::cases::ledger();
+    let dir = tmp.path();
+    let out = ok(cobro(dir, &["token", "create", "--role", "analyst", "--label", "leaver"]));
+    let id = out.split_whitespace().next().expect("token id").to_owned();
+    let t = out.lines().last().expect("token").trim().to_owned();
+    let s = Server::start(dir);
+    assert_eq!(s.get("/api/v1/snapshots", Some(&t)).send().unwrap().status(), StatusCode::OK);
+    ok(cobro(dir, &["token", "revoke", &id]));
+    // The server remembers a known token for at most RECHECK (2 s) when nothing was written through it.
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    assert_eq!(problem(s.get("/api/v1/snapshots", Some(&t)).send().unwrap()).1, "unauthorized");
+}
