@@ -66,6 +66,47 @@ fn y_range<'a>(values: impl Iterator<Item = &'a f64>) -> (f64, f64) {
     (lo * 1.1, hi * 1.4)
 }
 
+/// A chart whose x axis is labelled positions (months): title, axes, the y unit, no vertical grid.
+fn over_labels<'a, 'b>(
+    root: &'a DrawingArea<SVGBackend<'b>, plotters::coord::Shift>,
+    title: &str,
+    x_labels: &[String],
+    y_unit: &str,
+    y: std::ops::Range<f64>,
+    y_area: u32,
+) -> Result<
+    ChartContext<
+        'a,
+        SVGBackend<'b>,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    >,
+    ChartError,
+> {
+    let e = err(title);
+    let n = x_labels.len().max(1);
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, (FONT, 18))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(y_area)
+        .build_cartesian_2d(-0.5..(n as f64 - 0.5), y)
+        .map_err(|x| e(&x))?;
+    let labels = x_labels.to_vec();
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(n.min(12))
+        .x_label_formatter(&move |x| label_at(&labels, *x))
+        .y_desc(y_unit)
+        .light_line_style(TRANSPARENT)
+        .y_label_formatter(&tick)
+        .label_style((FONT, 12))
+        .axis_desc_style((FONT, 13))
+        .draw()
+        .map_err(|x| e(&x))?;
+    Ok(chart)
+}
+
 /// Lines over labelled x positions (months, say), with an optional shaded band drawn first (ADD under DSO).
 pub fn line_chart(
     title: &str,
@@ -81,27 +122,7 @@ pub fn line_chart(
         root.fill(&WHITE).map_err(|x| e(&x))?;
         let all = lines.iter().chain(band).flat_map(|s| s.values.iter().flatten());
         let (lo, hi) = y_range(all);
-        let n = x_labels.len().max(1);
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, (FONT, 18))
-            .margin(12)
-            .x_label_area_size(36)
-            .y_label_area_size(56)
-            .build_cartesian_2d(-0.5..(n as f64 - 0.5), lo..hi)
-            .map_err(|x| e(&x))?;
-        let labels = x_labels.to_vec();
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .x_labels(n.min(12))
-            .x_label_formatter(&move |x| label_at(&labels, *x))
-            .y_desc(y_unit)
-            .light_line_style(TRANSPARENT)
-            .y_label_formatter(&tick)
-            .label_style((FONT, 12))
-            .axis_desc_style((FONT, 13))
-            .draw()
-            .map_err(|x| e(&x))?;
+        let mut chart = over_labels(&root, title, x_labels, y_unit, lo..hi, 56)?;
         if let Some(b) = band {
             let pts: Vec<(f64, f64)> =
                 b.values.iter().enumerate().filter_map(|(i, v)| v.map(|v| (i as f64, v))).collect();
@@ -140,26 +161,7 @@ pub fn stacked_columns(title: &str, x_labels: &[String], y_unit: &str, parts: &[
             .map(|i| parts.iter().map(|p| p.values.get(i).copied().flatten().unwrap_or(0.0).max(0.0)).sum())
             .collect();
         let (_, hi) = y_range(totals.iter());
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, (FONT, 18))
-            .margin(12)
-            .x_label_area_size(36)
-            .y_label_area_size(64)
-            .build_cartesian_2d(-0.5..(n as f64 - 0.5), 0.0..hi)
-            .map_err(|x| e(&x))?;
-        let labels = x_labels.to_vec();
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .x_labels(n.min(12))
-            .x_label_formatter(&move |x| label_at(&labels, *x))
-            .y_desc(y_unit)
-            .light_line_style(TRANSPARENT)
-            .y_label_formatter(&tick)
-            .label_style((FONT, 12))
-            .axis_desc_style((FONT, 13))
-            .draw()
-            .map_err(|x| e(&x))?;
+        let mut chart = over_labels(&root, title, x_labels, y_unit, 0.0..hi, 64)?;
         let mut base = vec![0.0_f64; n];
         for (k, p) in parts.iter().enumerate() {
             let colour = COLOURS[k % 6];
