@@ -540,6 +540,13 @@ fn snapshots_segments_alarms_tasks_the_dunning_approval_flow_and_the_portal_acti
         StatusCode::UNPROCESSABLE_ENTITY
     );
 
+    // The CFO report: the readers get the page, a collector does not.
+    let page = s.get("/api/v1/reports/cfo?as_of=2024-12-31", Some(&w.cfo)).send().unwrap();
+    assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
+    let page = page.text().unwrap();
+    assert!(page.contains("id=\"kpi-dso_countback\"") && page.contains("<svg"), "the report page");
+    assert_eq!(problem(s.get("/api/v1/reports/cfo", Some(&w.col01)).send().unwrap()).0, StatusCode::FORBIDDEN);
+
     // Segments: a collector's own customers only.
     let mine = json_of(s.get("/api/v1/segments", Some(&w.col01)).send().unwrap());
     let mine = mine.as_array().expect("rows");
