@@ -86,6 +86,16 @@ pub struct RecordBatchTable {
     pub batch: RecordBatch,
 }
 
+/// A runtime whose memory is a fair pool of `bytes`: every spilling operator (sorts, aggregates, sort-merge joins)
+/// gets an equal share and spills at it. The greedy pool let the first consumers take it all, and a later sort then
+/// failed to reserve room to merge its spills (seen on the 10M segments benchmark, intermittently).
+fn fair_pool_runtime(
+    bytes: usize,
+) -> Result<Arc<datafusion::execution::runtime_env::RuntimeEnv>, datafusion::error::DataFusionError> {
+    let pool = TrackConsumersPool::new(FairSpillPool::new(bytes), NonZeroUsize::MIN.saturating_add(4));
+    RuntimeEnvBuilder::new().with_memory_pool(Arc::new(pool)).build_arc()
+}
+
 /// A query session over one snapshot.
 pub struct SnapshotSession {
     ctx: SessionContext,
@@ -126,13 +136,7 @@ impl SnapshotSession {
                 // Bounded memory: sorts and aggregates spill to disk, and joins become sort-merge joins, which
                 // spill too (hash join build sides cannot).
                 config = config.set_bool("datafusion.optimizer.prefer_hash_join", false);
-                // A fair pool: every spilling operator (sorts, aggregates, sort-merge joins) gets an equal share
-                // and spills at it. The greedy pool let the first consumers take it all, and a later sort then
-                // failed to reserve room to merge its spills (seen on the 10M segments benchmark, intermittently).
-                let pool = TrackConsumersPool::new(FairSpillPool::new(bytes), NonZeroUsize::MIN.saturating_add(4));
-                let runtime = RuntimeEnvBuilder::new()
-                    .with_memory_pool(Arc::new(pool))
-                    .build_arc()
+                let runtime = fair_pool_runtime(bytes)
                     .map_err(|source| QueryError::OpenSnapshot { path: dir.display().to_string(), source })?;
                 SessionContext::new_with_config_rt(config, runtime)
             }
@@ -201,34 +205,23 @@ impl SnapshotSession {
     }
 
     /// Plans a query from someone else (the API's SQL endpoint): queries only. DDL (CREATE, DROP, ...), DML
-    /// (INSERT, COPY, ...) and statements (SET, ...) are refused by DataFusion's planner before anything runs.
-    pub async fn sql_read_only(&self, query: &str) -> Result<DataFrame, QueryError> {
-        let options = datafusion::execution::context::SQLOptions::new()
-            .with_allow_ddl(false)
-            .with_allow_dml(false)
-            .with_allow_statements(false);
-        self.ctx.sql_with_options(query, options).await.map_err(|e| QueryError::from_plan(e, &self.names))
-    }
-
-    /// Like [`sql_read_only`](Self::sql_read_only), with the query's execution bounded to `bytes` of memory in
-    /// a pool of its own (the tables and views are shared): one analyst's query cannot take the server's memory.
-    /// Sorts and aggregates spill to disk at the bound; a query that still needs more fails with "Resources
-    /// exhausted".
-    pub async fn sql_read_only_bounded(&self, query: &str, bytes: usize) -> Result<DataFrame, QueryError> {
-        let pool = TrackConsumersPool::new(FairSpillPool::new(bytes), NonZeroUsize::MIN.saturating_add(4));
-        let runtime = RuntimeEnvBuilder::new()
-            .with_memory_pool(Arc::new(pool))
-            .build_arc()
-            .map_err(|source| QueryError::Execute { source })?;
+    /// (INSERT, COPY, ...) and statements (SET, ...) are refused by DataFusion's planner before anything runs. Its
+    /// execution is bounded to `bytes` of memory in a pool of its own (the tables and views are shared): one
+    /// analyst's query cannot take the server's memory. Sorts and aggregates spill to disk at the bound; a query
+    /// that still needs more fails with "Resources exhausted".
+    pub async fn sql_read_only(&self, query: &str, bytes: usize) -> Result<DataFrame, QueryError> {
+        let runtime = fair_pool_runtime(bytes).map_err(|source| QueryError::Execute { source })?;
         let state = datafusion::execution::SessionStateBuilder::new_from_existing(self.ctx.state())
             .with_runtime_env(runtime)
             .build();
-        let ctx = SessionContext::new_with_state(state);
         let options = datafusion::execution::context::SQLOptions::new()
             .with_allow_ddl(false)
             .with_allow_dml(false)
             .with_allow_statements(false);
-        ctx.sql_with_options(query, options).await.map_err(|e| QueryError::from_plan(e, &self.names))
+        SessionContext::new_with_state(state)
+            .sql_with_options(query, options)
+            .await
+            .map_err(|e| QueryError::from_plan(e, &self.names))
     }
 
     /// Plans one of cobro's SQL templates, rendered with this session's parameters.

@@ -144,9 +144,9 @@ pub async fn complete_task(
     Body(req): Body<NoteRequest>,
 ) -> Result<Response, ApiError> {
     let who = caller.require(&[Role::Admin, Role::Collector, Role::Department], "complete tasks")?.clone();
-    if let Some(own) = caller.own_collector().or(caller.own_department()) {
-        let mine = views::tasks(&s.store, Some(own), true).await?;
-        if !mine.iter().any(|t| t.get("task_id").and_then(|v| v.as_deref()) == Some(id.as_str())) {
+    if let Some(own) = crate::routes::own_assignee(&s, &caller)? {
+        let assignee = views::record_field(&s.store, "tasks", "task_id", &id, "assignee").await?;
+        if assignee.flatten().as_deref() != Some(own.as_str()) {
             return Err(ApiError::not_found(format!("no task `{id}` assigned to you ({own})")));
         }
     }

@@ -48,7 +48,7 @@ pub struct Rows {
 
 /// Rows of one query with an index on a key column: one key's rows are taken without a scan.
 pub struct Indexed {
-    rows: Rows,
+    rows: Arc<Rows>,
     index: HashMap<String, Vec<(u32, u32)>>,
 }
 
@@ -88,9 +88,7 @@ impl Cached {
     /// The rows of `sql`, computed once on this session.
     pub async fn rows(self: &Arc<Self>, sql: &str) -> Result<Arc<Rows>, ApiError> {
         let cell = self.results.lock().map_err(|_| poisoned())?.entry(sql.to_owned()).or_default().clone();
-        let this = self.clone();
-        let sql = sql.to_owned();
-        cell.get_or_try_init(|| async move { Ok(Arc::new(this.run_detached(sql).await?)) }).await.cloned()
+        cell.get_or_try_init(|| async { Ok(Arc::new(self.run_detached(sql.to_owned()).await?)) }).await.cloned()
     }
 
     /// A response body kept under `key` (which names the rows and the format), made once by `make`.
@@ -103,7 +101,8 @@ impl Cached {
         Ok(b)
     }
 
-    /// The rows of `sql` indexed by `key_column`, computed once on this session.
+    /// The rows of `sql` indexed by `key_column`: the rows are [`rows`](Self::rows)' own (computed once, shared
+    /// with callers that want them all), the index is built once.
     pub async fn indexed(self: &Arc<Self>, sql: &str, key_column: &str) -> Result<Arc<Indexed>, ApiError> {
         let cell = self
             .indexes
@@ -112,10 +111,8 @@ impl Cached {
             .entry((sql.to_owned(), key_column.to_owned()))
             .or_default()
             .clone();
-        let this = self.clone();
-        let sql = sql.to_owned();
-        cell.get_or_try_init(|| async move {
-            let rows = this.run_detached(sql).await?;
+        cell.get_or_try_init(|| async {
+            let rows = self.rows(sql).await?;
             let col = rows.schema.index_of(key_column).map_err(|e| ApiError::internal(&e))?;
             let mut index: HashMap<String, Vec<(u32, u32)>> = HashMap::new();
             for (b, batch) in rows.batches.iter().enumerate() {

@@ -265,7 +265,6 @@ struct Run {
     reason_counts: BTreeMap<String, u64>,
     counts: BTreeMap<Table, TableCounts>,
     totals: BTreeMap<String, i128>,
-    rejected: u64,
 }
 
 /// Runs an import.
@@ -330,7 +329,6 @@ pub fn import(
         reason_counts: BTreeMap::new(),
         counts: BTreeMap::new(),
         totals: BTreeMap::new(),
-        rejected: 0,
     };
     let mut sources: Vec<Option<SourceFile>> = vec![None; plan.len()];
     let file_ids: Vec<u32> = plan
@@ -757,7 +755,6 @@ impl Run {
             reason,
             raw: raw_json(src, record),
         };
-        self.rejected += 1;
         let short = r.reason.split(':').next().unwrap_or_default().to_owned();
         *self.reason_counts.entry(short).or_default() += 1;
         self.rejects.append(&r)?;

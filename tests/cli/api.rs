@@ -586,6 +586,12 @@ fn snapshots_segments_alarms_tasks_the_dunning_approval_flow_and_the_portal_acti
     assert_eq!(done["kind"], "task_done");
     let (status, _, detail) = problem(s.post(&path, &w.col01, &json!({})));
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{detail}");
+    // A department's tasks are its owner's: logistics completes the dispute's task, accounting cannot see it.
+    let theirs = json_of(s.get("/api/v1/tasks", Some(&w.logistics)).send().unwrap());
+    let dept_task = theirs[0]["task_id"].as_str().expect("the dispute gave logistics a task").to_owned();
+    let path = format!("/api/v1/tasks/{dept_task}/complete");
+    assert_eq!(problem(s.post(&path, &w.accounting, &json!({}))).0, StatusCode::NOT_FOUND);
+    assert_eq!(json_of(s.post(&path, &w.logistics, &json!({})))["kind"], "task_done");
 
     // Dunning: save, four eyes, approve, run the approved plan.
     let at = json!({"as_of": "2024-12-31", "at": "2024-12-31T09:00:00Z"});

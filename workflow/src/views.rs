@@ -129,6 +129,19 @@ pub async fn messages(store: &Store, state: Option<&str>) -> Result<Vec<TextRow>
     rows(store, sql, &[state.unwrap_or("")]).await
 }
 
+/// One field of one record (`SELECT field FROM table WHERE key = id`): `None` when there is no such record, else
+/// the field as text (`None` inside for NULL). The API checks a caller's scope with it before a change.
+pub async fn record_field(
+    store: &Store,
+    table: &'static str,
+    key: &'static str,
+    id: &str,
+    field: &'static str,
+) -> Result<Option<Option<String>>, CaseError> {
+    let sql = format!("SELECT {field} FROM {table} WHERE {key} = $1");
+    Ok(rows(store, &sql, &[id]).await?.into_iter().next().map(|mut r| r.remove(field).flatten()))
+}
+
 /// A customer's thread in the portal: what we sent them (subject and body of every customer message that left
 /// the outbox) and what they wrote (`customer_message` events), oldest first.
 pub async fn customer_thread(store: &Store, customer_id: &str) -> Result<Vec<TextRow>, CaseError> {
