@@ -35,6 +35,13 @@ pub struct CfoReport {
     pub tables: Vec<Table>,
 }
 
+impl Table {
+    /// A row's cell in the column named `name` (a header this module wrote; empty if it were not there).
+    fn cell<'a>(&self, row: &'a [String], name: &str) -> &'a str {
+        self.header.iter().position(|h| h == name).and_then(|i| row.get(i)).map_or("", String::as_str)
+    }
+}
+
 /// Months shown in the trend charts.
 const TREND_MONTHS: usize = 12;
 
@@ -141,19 +148,22 @@ fn movement(monthly: &Table, as_of: &str) -> Table {
         let prev = i.checked_sub(1).map(|j| &monthly.rows[j]);
         let line =
             |name: &str, v: Decimal, note: &str| vec![name.to_owned(), v.round_dp(2).to_string(), note.to_owned()];
-        rows.push(line("receivables at the start of the month", dec(&r[5]), "ar_begin"));
-        rows.push(line("+ credit sales", dec(&r[1]), "invoices and debit notes issued"));
-        rows.push(line("− collections", dec(&r[2]), "payments applied"));
-        rows.push(line("− credits", dec(&r[3]), "credit notes applied"));
-        rows.push(line("± exchange-rate effect", dec(&r[4]), "revaluation of foreign-currency balances"));
-        rows.push(line("= receivables at the end", dec(&r[6]), "ar_end"));
+        let v = |row: &[String], name: &str| dec(monthly.cell(row, name));
+        rows.push(line("receivables at the start of the month", v(r, "ar_begin"), "ar_begin"));
+        rows.push(line("+ credit sales", v(r, "credit_sales"), "invoices and debit notes issued"));
+        rows.push(line("− collections", v(r, "collections"), "payments applied"));
+        rows.push(line("− credits", v(r, "credits"), "credit notes applied"));
+        rows.push(line("± exchange-rate effect", v(r, "fx_effect"), "revaluation of foreign-currency balances"));
+        rows.push(line("= receivables at the end", v(r, "ar_end"), "ar_end"));
         if let Some(q) = prev {
-            for (name, k) in [("past due (undisputed)", 8), ("disputed", 9), ("current (undisputed)", 7)] {
-                let change = dec(&r[k]) - dec(&q[k]);
+            for (name, k) in
+                [("past due (undisputed)", "past_due"), ("disputed", "disputed"), ("current (undisputed)", "current")]
+            {
+                let (before, after) = (v(q, k), v(r, k));
                 rows.push(line(
                     &format!("change in {name}"),
-                    change,
-                    &format!("{} → {}", dec(&q[k]).round_dp(2), dec(&r[k]).round_dp(2)),
+                    after - before,
+                    &format!("{} → {}", before.round_dp(2), after.round_dp(2)),
                 ));
             }
         }
@@ -176,28 +186,32 @@ fn charts(
 ) -> anyhow::Result<Vec<(String, String)>> {
     let recent: Vec<&Vec<String>> = monthly.rows.iter().rev().take(TREND_MONTHS).rev().collect();
     let months: Vec<String> = recent.iter().map(|r| r[0].clone()).collect();
-    let col = |k: usize| recent.iter().map(|r| num(&r[k])).collect::<Vec<_>>();
+    let col = |name: &str| recent.iter().map(|r| num(monthly.cell(r, name))).collect::<Vec<_>>();
     let mut out = Vec::new();
     let dso = line_chart(
         "DSO trend: standard, countback and best possible, with ADD shaded",
         &months,
         "days",
         &[
-            Series::new("DSO (3 months)", col(10)),
-            Series::new("countback DSO", col(11)),
-            Series::new("BPDSO (3 months)", col(12)),
+            Series::new("DSO (3 months)", col("dso_3m")),
+            Series::new("countback DSO", col("dso_countback")),
+            Series::new("BPDSO (3 months)", col("bpdso_3m")),
         ],
-        Some(&Series::new("ADD: days delinquent", col(13))),
+        Some(&Series::new("ADD: days delinquent", col("add_3m"))),
     )?;
     out.push(("DSO trend".to_owned(), dso));
     let states = stacked_columns(
         "Receivables by state at each month end",
         &months,
         currency,
-        &[Series::new("current", col(7)), Series::new("past due", col(8)), Series::new("disputed", col(9))],
+        &[
+            Series::new("current", col("current")),
+            Series::new("past due", col("past_due")),
+            Series::new("disputed", col("disputed")),
+        ],
     )?;
     out.push(("Receivables by state".to_owned(), states));
-    let cei = line_chart("Collection effectiveness index", &months, "%", &[Series::new("CEI", col(14))], None)?;
+    let cei = line_chart("Collection effectiveness index", &months, "%", &[Series::new("CEI", col("cei_pct"))], None)?;
     out.push(("CEI trend".to_owned(), cei));
     let buckets: Vec<String> = ageing.rows.iter().map(|r| r[0].clone()).collect();
     let ageing_bars = bars(
