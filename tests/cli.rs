@@ -10,6 +10,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_cobro");
 
 #[path = "cli/api.rs"]
 mod api;
+#[path = "cli/browser.rs"]
+mod browser;
 #[path = "cli/cases.rs"]
 mod cases;
 #[path = "cli/delivery.rs"]

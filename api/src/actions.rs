@@ -40,27 +40,37 @@ pub struct SnapshotRequest {
 /// replaces the old one for new requests; readers of the old one are not disturbed.
 #[utoipa::path(post, path = "/api/v1/snapshots", tag = "snapshots", request_body = SnapshotRequest, security(("bearer" = [])),
     responses((status = 201, description = "the new version, its files and control totals"), (status = 403, body = crate::problem::Problem),
-              (status = 422, body = crate::problem::Problem, description = "nothing staged yet, or the ledger cannot be built")))]
+              (status = 422, body = crate::problem::Problem, description = "nothing staged yet (`nothing_staged`)")))]
 pub async fn build_snapshot(
     State(s): St,
     caller: Caller,
     Body(req): Body<SnapshotRequest>,
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::Admin], "build snapshots")?;
+    Ok((StatusCode::CREATED, axum::Json(snapshot(&s, req.as_of, None).await?)).into_response())
+}
+
+/// Builds a snapshot with the store's records as of now: its version, files and control totals. Nothing staged
+/// is the caller's to fix (422); anything else is the server's (500).
+pub(crate) async fn snapshot(
+    s: &AppState,
+    as_of: AsOf,
+    progress: Option<cobro_pipeline::snapshot::Progress>,
+) -> Result<serde_json::Value, ApiError> {
     let tables = cobro_workflow::export::export(Some(&s.store), s.ctx.workflow()?).await?;
-    let (snap, manifest) = s
-        .ctx
-        .build_snapshot(req.as_of, tables)
-        .await
-        .map_err(|e| ApiError::invalid(format!("{e:#}")).with_code("snapshot_failed"))?;
+    let (snap, manifest) =
+        s.ctx.build_snapshot(as_of, tables, progress).await.map_err(|e| match e
+            .downcast_ref::<cobro_pipeline::snapshot::SnapshotError>()
+        {
+            Some(n @ cobro_pipeline::snapshot::SnapshotError::NoStaging { .. }) => {
+                ApiError::invalid(n.to_string()).with_code("nothing_staged")
+            }
+            _ => ApiError::internal(&format!("{e:#}")),
+        })?;
     let files: serde_json::Map<String, serde_json::Value> =
         manifest.files.iter().map(|(t, f)| (t.clone(), json!({"rows": f.rows, "bytes": f.bytes}))).collect();
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(json!({"as_of": snap.as_of.to_string(), "version": snap.version, "files": files,
-                          "control_totals": manifest.control_totals})),
-    )
-        .into_response())
+    Ok(json!({"as_of": snap.as_of.to_string(), "version": snap.version, "files": files,
+              "control_totals": manifest.control_totals}))
 }
 
 /// Risk segments with their reasons: a collector sees its own customers'.
@@ -111,16 +121,41 @@ pub async fn alarm(
     tabular::respond(&rows.batches, rows.schema.clone(), format)
 }
 
-/// The CFO report as one self-contained HTML page (the same as `cobro report`).
-#[utoipa::path(get, path = "/api/v1/reports/cfo", tag = "metrics", params(AsOfQuery), security(("bearer" = [])),
-    responses((status = 200, description = "text/html: KPI tiles, movement, charts, tables"), (status = 403, body = crate::problem::Problem)))]
-pub async fn cfo_report(State(s): St, caller: Caller, Q(q): Q<AsOfQuery>) -> Result<Response, ApiError> {
+/// `?as_of=&format=`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ReportQuery {
+    /// Snapshot date (YYYY-MM-DD); the latest snapshot when absent.
+    #[param(value_type = Option<String>, example = "2024-12-31")]
+    pub as_of: Option<AsOf>,
+    /// `html` (the default: one self-contained page) or `xlsx` (its tables as a workbook, as an attachment).
+    pub format: Option<String>,
+}
+
+/// The CFO report: one self-contained HTML page (the same as `cobro report`), or its tables as an Excel workbook.
+#[utoipa::path(get, path = "/api/v1/reports/cfo", tag = "metrics", params(ReportQuery), security(("bearer" = [])),
+    responses((status = 200, description = "text/html: KPI tiles, movement, charts, tables; or the xlsx workbook"),
+              (status = 403, body = crate::problem::Problem)))]
+pub async fn cfo_report(State(s): St, caller: Caller, Q(q): Q<ReportQuery>) -> Result<Response, ApiError> {
     caller.require(crate::auth::READERS, "read the CFO report")?;
     let cached = s.sessions.open(&s.ctx, q.as_of).await?;
-    let company = s.ctx.workflow()?.company.name.clone();
-    let report = cobro_app::report::cfo(&cached.opened.session, &company).await?;
-    let mut r = (StatusCode::OK, report.html).into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    let report = cached.report(&s.ctx.workflow()?.company.name).await?;
+    let (body, ct, ext) = match q.format.as_deref().unwrap_or("html") {
+        "html" => (report.html.clone().into_bytes(), "text/html; charset=utf-8", None),
+        "xlsx" => (
+            cobro_app::report::xlsx(&report).map_err(|e| ApiError::internal(&e))?,
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            Some("xlsx"),
+        ),
+        other => return Err(ApiError::invalid(format!("format `{other}`: use html or xlsx"))),
+    };
+    let mut r = (StatusCode::OK, body).into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+    if let Some(ext) = ext
+        && let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"cobro-report-{}.{ext}\"", report.as_of))
+    {
+        r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
     Ok(r)
 }
 
@@ -275,7 +310,7 @@ pub struct DownloadQuery {
 #[utoipa::path(get, path = "/api/v1/portal/statement/download", tag = "portal", params(crate::routes::PortalQuery, DownloadQuery),
     responses((status = 200, description = "text/csv or text/html, as an attachment"), (status = 403, body = crate::problem::Problem)))]
 pub async fn portal_download(State(s): St, portal: Portal, Q(q): Q<DownloadQuery>) -> Result<Response, ApiError> {
-    let statement = crate::routes::statement(&s, &portal.customer).await?;
+    let statement = crate::routes::statement(&s, &portal.customer, crate::routes::json_of).await?;
     let items = statement["open_items"].as_array().cloned().unwrap_or_default();
     let cols = ["document_id", "kind", "issue_date", "due_date", "currency", "amount", "balance", "days_past_due"];
     let cell = |v: &serde_json::Value| match v {

@@ -20,20 +20,60 @@ impl FromRequestParts<Arc<AppState>> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
-        let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
-            return Err(ApiError::unauthorized(
-                "no Authorization header: send `Authorization: Bearer <token>` (create one with `cobro token create`)",
-            ));
+        let token = match parts.headers.get(header::AUTHORIZATION) {
+            Some(value) => {
+                let token = value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).map(str::trim);
+                match token {
+                    Some(t) if !t.is_empty() => t.to_owned(),
+                    _ => return Err(ApiError::unauthorized("the Authorization header must be `Bearer <token>`")),
+                }
+            }
+            None => match session_cookie(&parts.headers) {
+                // The web UI's session: the same token, in a cookie. A cookie is sent by the browser on its own,
+                // so a change made with one must also carry a header that another site's page cannot set.
+                Some(t) => {
+                    let safe = matches!(parts.method, axum::http::Method::GET | axum::http::Method::HEAD);
+                    if !safe && parts.headers.get(UI_HEADER).and_then(|v| v.to_str().ok()) != Some(UI_HEADER_VALUE) {
+                        return Err(ApiError::forbidden(format!(
+                            "a change made with the session cookie needs the header `{UI_HEADER}: {UI_HEADER_VALUE}` \
+                             (the web UI sends it); scripts should send `Authorization: Bearer <token>`"
+                        ))
+                        .with_code("csrf"));
+                    }
+                    t
+                }
+                None => {
+                    return Err(ApiError::unauthorized(
+                        "no Authorization header: send `Authorization: Bearer <token>` (create one with `cobro token create`)",
+                    ));
+                }
+            },
         };
-        let token = value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).map(str::trim).unwrap_or_default();
-        if token.is_empty() {
-            return Err(ApiError::unauthorized("the Authorization header must be `Bearer <token>`"));
-        }
-        match state.sessions.principal(&state.store, token).await? {
+        match state.sessions.principal(&state.store, &token).await? {
             Some(p) => Ok(Self(p)),
             None => Err(ApiError::unauthorized("unknown or revoked token")),
         }
     }
+}
+
+/// The web UI's session cookie: it holds the token the user logged in with (HttpOnly, SameSite=Strict).
+pub const SESSION_COOKIE: &str = "cobro_session";
+/// The header the web UI sends with every change.
+pub const UI_HEADER: &str = "x-requested-with";
+/// Its value.
+pub const UI_HEADER_VALUE: &str = "cobro-ui";
+
+/// The session cookie's token, if the request has one.
+pub fn session_cookie(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == SESSION_COOKIE)
+        .map(|(_, v)| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
 }
 
 impl Caller {

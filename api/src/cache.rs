@@ -82,6 +82,7 @@ pub struct Cached {
     results: Mutex<HashMap<String, Once<Rows>>>,
     indexes: Mutex<HashMap<(String, String), Once<Indexed>>>,
     encoded: Mutex<HashMap<String, Bytes>>,
+    report: OnceCell<Arc<cobro_app::report::CfoReport>>,
 }
 
 impl Cached {
@@ -89,6 +90,14 @@ impl Cached {
     pub async fn rows(self: &Arc<Self>, sql: &str) -> Result<Arc<Rows>, ApiError> {
         let cell = self.results.lock().map_err(|_| poisoned())?.entry(sql.to_owned()).or_default().clone();
         cell.get_or_try_init(|| async { Ok(Arc::new(self.run_detached(sql.to_owned()).await?)) }).await.cloned()
+    }
+
+    /// The CFO report of this session, built once (`company` names the company on it).
+    pub async fn report(&self, company: &str) -> Result<Arc<cobro_app::report::CfoReport>, ApiError> {
+        let r = self.report.get_or_try_init(|| async {
+            Ok::<_, ApiError>(Arc::new(cobro_app::report::cfo(&self.opened.session, company).await?))
+        });
+        r.await.cloned()
     }
 
     /// A response body kept under `key` (which names the rows and the format), made once by `make`.
@@ -303,6 +312,7 @@ impl Sessions {
                 results: Mutex::default(),
                 indexes: Mutex::default(),
                 encoded: Mutex::default(),
+                report: OnceCell::new(),
             }))
         })
         .await

@@ -8,10 +8,12 @@ pub mod actions;
 pub mod auth;
 pub mod cache;
 pub mod config;
+pub mod jobs;
 pub mod problem;
 pub mod push;
 pub mod routes;
 pub mod tabular;
+pub mod ui;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -55,6 +57,10 @@ pub struct AppState {
     pub limits: Limits,
     /// Sessions and results kept between requests.
     pub sessions: cache::Sessions,
+    /// Long actions running or done (snapshot builds).
+    pub jobs: jobs::Jobs,
+    /// Whether the UI's session cookie is marked Secure (the server is reached over https: `public_url`).
+    pub secure_cookies: bool,
 }
 
 /// Request ids: a counter per server, `req-<n>`, returned in `x-request-id`.
@@ -117,6 +123,8 @@ fn api() -> (Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
         .routes(routes!(actions::portal_payment))
         .routes(routes!(actions::portal_dispute))
         .routes(routes!(actions::portal_thread, actions::portal_message))
+        .routes(routes!(jobs::snapshot_job))
+        .routes(routes!(jobs::job))
         .split_for_parts()
 }
 
@@ -131,6 +139,7 @@ pub fn router(state: Arc<AppState>, config: &ServerConfig) -> Router {
     let doc = Arc::new(doc);
     let request_id = HeaderName::from_static("x-request-id");
     routes
+        .merge(ui::routes())
         .route(
             "/api/v1/openapi.json",
             axum::routing::get(move || {

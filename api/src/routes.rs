@@ -123,39 +123,82 @@ pub async fn ageing(State(s): St, caller: Caller, Q(q): Q<AsOfQuery>, h: HeaderM
 #[utoipa::path(get, path = "/api/v1/work-queue", tag = "collections", params(QueueQuery), security(("bearer" = [])),
     responses((status = 200, description = "customers in queue order"), (status = 403, body = crate::problem::Problem)))]
 pub async fn work_queue(State(s): St, caller: Caller, Q(q): Q<QueueQuery>, h: HeaderMap) -> Result<Response, ApiError> {
+    let format = tabular::negotiate(&h)?;
+    let (cached, collector, rows) = queue_rows(&s, &caller, q.collector.as_deref(), q.as_of).await?;
+    // The whole queue is computed once per state of the data, a collector's part is taken from it by index, and
+    // each page is encoded once.
+    let key = format!("queue:{format:?}:{collector:?}:{}:{:?}", q.offset.unwrap_or(0), q.limit);
+    let page = page(&rows.batches, q.offset.unwrap_or(0), q.limit.unwrap_or(usize::MAX));
+    let body = cached.encoded(&key, || tabular::encode(&page, rows.schema.clone(), format))?;
+    Ok(tabular::body_response(body, format))
+}
+
+/// The live work queue a caller may see: a collector's own (asking for another's is 403), or one collector's
+/// when asked, or everyone's. Returns the session, the collector it was limited to, and the rows in rank order.
+pub(crate) async fn queue_rows(
+    s: &AppState,
+    caller: &Caller,
+    asked: Option<&str>,
+    as_of: Option<AsOf>,
+) -> Result<(Arc<Cached>, Option<String>, Arc<Rows>), ApiError> {
     caller.require(PORTFOLIO, "read a work queue")?;
-    let collector = match (caller.own_collector(), q.collector.as_deref()) {
+    let collector = match (caller.own_collector(), asked) {
         (Some(own), Some(asked)) if own != asked => {
             return Err(ApiError::forbidden(format!("a collector token sees its own queue ({own}), not {asked}'s")));
         }
         (Some(own), _) => Some(own.to_owned()),
         (None, asked) => asked.map(str::to_owned),
     };
-    let format = tabular::negotiate(&h)?;
-    let cached = s.sessions.open_live(&s.ctx, &s.store, q.as_of).await?;
-    // The whole queue is computed once per state of the data, a collector's part is taken from it by index, and
-    // each page is encoded once.
-    let key = format!("queue:{format:?}:{collector:?}:{}:{:?}", q.offset.unwrap_or(0), q.limit);
+    let cached = s.sessions.open_live(&s.ctx, &s.store, as_of).await?;
     let queue = cached.indexed(WORK_QUEUE, "collector_id").await?;
-    let body = {
-        let rows = match &collector {
-            Some(c) => Arc::new(queue.get(c)?),
-            None => cached.rows(WORK_QUEUE).await?,
-        };
-        let page = page(&rows.batches, q.offset.unwrap_or(0), q.limit.unwrap_or(usize::MAX));
-        cached.encoded(&key, || tabular::encode(&page, rows.schema.clone(), format))?
+    let rows = match &collector {
+        Some(c) => Arc::new(queue.get(c)?),
+        None => cached.rows(WORK_QUEUE).await?,
     };
-    Ok(tabular::body_response(body, format))
+    Ok((cached, collector, rows))
 }
 
 /// The work queue in rank order.
 pub const WORK_QUEUE: &str = "SELECT * FROM work_queue ORDER BY queue_rank";
 
+/// How rows become JSON: [`json_of`] for the API (numbers as numbers), [`text_of`] for pages (every cell as
+/// its exact text).
+pub(crate) type Enc = fn(&Rows) -> Result<serde_json::Value, ApiError>;
+
 /// Rows as JSON values.
-fn json_of(rows: &Rows) -> Result<serde_json::Value, ApiError> {
+pub(crate) fn json_of(rows: &Rows) -> Result<serde_json::Value, ApiError> {
     let bytes = cobro_app::output::encode(&rows.batches, rows.schema.clone(), Format::Json)
         .map_err(|e| ApiError::internal(&e))?;
     serde_json::from_slice(&bytes).map_err(|e| ApiError::internal(&e))
+}
+
+/// Rows as JSON objects whose cells are their exact text (decimals as written, not as binary floats), `null`
+/// for none: what a page prints.
+pub(crate) fn text_of(rows: &Rows) -> Result<serde_json::Value, ApiError> {
+    use cobro_analytics::arrow::util::display::{ArrayFormatter, FormatOptions};
+    let options = FormatOptions::default();
+    let mut out = Vec::new();
+    for b in &rows.batches {
+        let formatters = b
+            .columns()
+            .iter()
+            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ApiError::internal(&e))?;
+        for i in 0..b.num_rows() {
+            let mut row = serde_json::Map::new();
+            for (f, (field, col)) in formatters.iter().zip(rows.schema.fields().iter().zip(b.columns())) {
+                let v = if col.is_null(i) {
+                    serde_json::Value::Null
+                } else {
+                    serde_json::Value::String(f.value(i).to_string())
+                };
+                row.insert(field.name().clone(), v);
+            }
+            out.push(serde_json::Value::Object(row));
+        }
+    }
+    Ok(serde_json::Value::Array(out))
 }
 
 /// One customer's rows of a table or view, from an index built once per state of the data.
@@ -164,9 +207,10 @@ async fn customer_rows(
     table: &str,
     order: &str,
     customer: &str,
+    enc: Enc,
 ) -> Result<serde_json::Value, ApiError> {
     let sql = format!("SELECT * FROM {table} ORDER BY {order}");
-    json_of(&cached.indexed(&sql, "customer_id").await?.get(customer)?)
+    enc(&cached.indexed(&sql, "customer_id").await?.get(customer)?)
 }
 
 /// The account card: everything about one customer.
@@ -180,10 +224,21 @@ pub async fn account_card(
     Path(id): Path<String>,
     Q(q): Q<AsOfQuery>,
 ) -> Result<Response, ApiError> {
+    Ok(axum::Json(card(&s, &caller, &id, q.as_of, json_of).await?).into_response())
+}
+
+/// The account card of customer `id` as the caller may see it (a collector: its own customers only).
+pub(crate) async fn card(
+    s: &AppState,
+    caller: &Caller,
+    id: &str,
+    as_of: Option<AsOf>,
+    enc: Enc,
+) -> Result<serde_json::Value, ApiError> {
     caller.require(PORTFOLIO, "read an account card")?;
-    let cached = s.sessions.open_live(&s.ctx, &s.store, q.as_of).await?;
+    let cached = s.sessions.open_live(&s.ctx, &s.store, as_of).await?;
     let as_of = cached.opened.manifest.as_of;
-    let customer = customer_rows(&cached, "customers", "customer_id", &id).await?;
+    let customer = customer_rows(&cached, "customers", "customer_id", id, enc).await?;
     let Some(customer) = customer.as_array().and_then(|a| a.first()).cloned() else {
         return Err(ApiError::not_found(format!("no customer `{id}` in the snapshot as of {as_of}")));
     };
@@ -192,19 +247,20 @@ pub async fn account_card(
     {
         return Err(ApiError::not_found(format!("no customer `{id}` in your portfolio ({own})")));
     }
-    let open_items = customer_rows(&cached, "open_items", "customer_id, due_date, document_id", &id).await?;
+    let open_items = customer_rows(&cached, "open_items", "customer_id, due_date, document_id", id, enc).await?;
     let ageing = customer_rows(
         &cached,
         "(SELECT customer_id, bucket, currency, COUNT(*) AS open_count, SUM(balance) AS balance FROM open_items \
           GROUP BY customer_id, bucket, currency)",
         "customer_id, bucket, currency",
-        &id,
+        id,
+        enc,
     )
     .await?;
-    let behaviour = customer_rows(&cached, "customer_behaviour", "customer_id", &id).await?;
-    let segment = customer_rows(&cached, "segments", "customer_id", &id).await?;
-    let case = views::customer_case(&s.store, &id).await?;
-    let card = serde_json::json!({
+    let behaviour = customer_rows(&cached, "customer_behaviour", "customer_id", id, enc).await?;
+    let segment = customer_rows(&cached, "segments", "customer_id", id, enc).await?;
+    let case = views::customer_case(&s.store, id).await?;
+    Ok(serde_json::json!({
         "as_of": as_of.to_string(),
         "customer": customer,
         "open_items": open_items,
@@ -212,8 +268,7 @@ pub async fn account_card(
         "behaviour": behaviour.as_array().and_then(|a| a.first()).cloned(),
         "segment": segment.as_array().and_then(|a| a.first()).cloned(),
         "records": case,
-    });
-    Ok(axum::Json(card).into_response())
+    }))
 }
 
 /// `POST /api/v1/sql`.
@@ -290,7 +345,7 @@ pub async fn sql(
 }
 
 /// Rows `offset..offset + limit` of some batches (zero-copy slices).
-fn page(
+pub(crate) fn page(
     batches: &[cobro_analytics::arrow::record_batch::RecordBatch],
     offset: usize,
     limit: usize,
@@ -509,19 +564,20 @@ pub async fn portal_statement(
     portal: crate::auth::Portal,
     Q(_q): Q<PortalQuery>,
 ) -> Result<Response, ApiError> {
-    Ok(axum::Json(statement(&s, &portal.customer).await?).into_response())
+    Ok(axum::Json(statement(&s, &portal.customer, json_of).await?).into_response())
 }
 
 /// A customer's statement: its name and open items at the latest snapshot, with the store's records on top.
-pub(crate) async fn statement(s: &AppState, customer: &str) -> Result<serde_json::Value, ApiError> {
+pub(crate) async fn statement(s: &AppState, customer: &str, enc: Enc) -> Result<serde_json::Value, ApiError> {
     let cached = s.sessions.open_live(&s.ctx, &s.store, None).await?;
-    let c =
-        customer_rows(&cached, "(SELECT customer_id, name, currency FROM customers)", "customer_id", customer).await?;
+    let c = customer_rows(&cached, "(SELECT customer_id, name, currency FROM customers)", "customer_id", customer, enc)
+        .await?;
     let items = customer_rows(
         &cached,
         "(SELECT customer_id, document_id, kind, issue_date, due_date, currency, amount, balance, days_past_due FROM open_items)",
         "customer_id, due_date, document_id",
         customer,
+        enc,
     )
     .await?;
     Ok(serde_json::json!({
@@ -554,16 +610,24 @@ pub struct PlanQuery {
     responses((status = 200, description = "{actions, skipped, feed_problem}"), (status = 403, body = crate::problem::Problem)))]
 pub async fn dunning_plan(State(s): St, caller: Caller, Q(q): Q<PlanQuery>) -> Result<Response, ApiError> {
     caller.require(&[Role::Admin, Role::Cfo], "preview the dunning plan")?;
-    let req = cobro_app::dunning::PlanRequest { as_of: q.as_of, at: q.at, strategies: None };
+    Ok(axum::Json(plan_preview(&s, q.as_of, q.at).await?).into_response())
+}
+
+/// The dunning plan as a dry run: `{as_of, at, feed_problem, actions, skipped}`.
+pub(crate) async fn plan_preview(
+    s: &AppState,
+    as_of: Option<AsOf>,
+    at: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<serde_json::Value, ApiError> {
+    let req = cobro_app::dunning::PlanRequest { as_of, at, strategies: None };
     let built = cobro_app::dunning::build(&s.ctx, &req).await?;
-    Ok(axum::Json(serde_json::json!({
+    Ok(serde_json::json!({
         "as_of": built.as_of.to_string(),
         "at": built.now,
         "feed_problem": built.feed_problem,
         "actions": built.plan.actions,
         "skipped": built.plan.skipped,
     }))
-    .into_response())
 }
 
 /// `?state=`.

@@ -162,6 +162,7 @@ impl Ctx {
         &self,
         as_of: AsOf,
         collections: Vec<TextTable>,
+        progress: Option<snap::Progress>,
     ) -> anyhow::Result<(SnapshotRef, SnapshotManifest)> {
         let opts = snap::SnapshotOptions {
             data_dir: self.data_dir.clone(),
@@ -169,6 +170,7 @@ impl Ctx {
             now: cobro_domain::clock::Clock::now(&cobro_domain::clock::SystemClock),
             buckets: cobro_domain::AgeingBuckets::default(),
             collections,
+            progress,
         };
         Ok(snap::build(&opts).await?)
     }

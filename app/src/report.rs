@@ -31,6 +31,9 @@ pub struct CfoReport {
     pub currency: String,
     /// The page.
     pub html: String,
+    /// The page's content without its document shell (for the web UI's dashboard, which has its own), styled by
+    /// [`STYLE`].
+    pub body: String,
     /// KPIs first, then the movement, monthly figures, ageing, segments, disputes and top overdue customers.
     pub tables: Vec<Table>,
 }
@@ -133,8 +136,9 @@ pub async fn cfo(session: &SnapshotSession, company: &str) -> anyhow::Result<Cfo
     let movement = movement(&monthly, &as_of);
     let charts = charts(&monthly, &ageing, &segments, &disputes, &top, &currency)?;
     let tables = vec![kpis, movement, monthly, ageing, segments, disputes, top];
-    let html = page(company, &as_of, &currency, &tables, &charts);
-    Ok(CfoReport { as_of, currency, html, tables })
+    let body = body(company, &as_of, &currency, &tables, &charts);
+    let html = page(&as_of, &body);
+    Ok(CfoReport { as_of, currency, html, body, tables })
 }
 
 /// The as-of month against the month before: AR at the start, what moved it, AR at the end; and how the overdue
@@ -282,19 +286,28 @@ fn html_table(out: &mut String, t: &Table) {
     out.push_str("</tbody></table>");
 }
 
-fn page(company: &str, as_of: &str, currency: &str, tables: &[Table], charts: &[(String, String)]) -> String {
+/// The report's style sheet (its classes: `tiles`, `tile`, `n`), shared with the web UI.
+pub const STYLE: &str = "\
+.tiles{display:grid;grid-template-columns:repeat(auto-fill,minmax(240px,1fr));gap:.75rem}\
+.tile{border:1px solid #ccc;border-radius:6px;padding:.75rem}.tile .v{font-size:1.8rem;font-weight:600}\
+.tile .d{font-size:.8rem;color:#555}.tile .b{font-size:.75rem;color:#666;margin-top:.3rem}\
+table{border-collapse:collapse;margin:.5rem 0 1.5rem;font-size:.85rem}th,td{border:1px solid #ccc;padding:3px 8px;text-align:left}\
+td.n{text-align:right;font-variant-numeric:tabular-nums}figure{margin:1rem 0}figure svg{max-width:100%;height:auto}";
+
+fn page(as_of: &str, body: &str) -> String {
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>Receivables report {as_of}</title><style>body{{font-family:system-ui,sans-serif;margin:1.5rem;color:#222;max-width:1100px}}{STYLE}</style>\
+         </head><body>{body}</body></html>",
+        as_of = esc(as_of),
+    )
+}
+
+fn body(company: &str, as_of: &str, currency: &str, tables: &[Table], charts: &[(String, String)]) -> String {
     let mut out = String::new();
     let _ = write!(
         out,
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>Receivables report {as_of}</title><style>\
-         body{{font-family:system-ui,sans-serif;margin:1.5rem;color:#222;max-width:1100px}}\
-         .tiles{{display:grid;grid-template-columns:repeat(auto-fill,minmax(240px,1fr));gap:.75rem}}\
-         .tile{{border:1px solid #ccc;border-radius:6px;padding:.75rem}}.tile .v{{font-size:1.8rem;font-weight:600}}\
-         .tile .d{{font-size:.8rem;color:#555}}.tile .b{{font-size:.75rem;color:#777;margin-top:.3rem}}\
-         table{{border-collapse:collapse;margin:.5rem 0 1.5rem;font-size:.85rem}}th,td{{border:1px solid #ccc;padding:3px 8px;text-align:left}}\
-         td.n{{text-align:right;font-variant-numeric:tabular-nums}}figure{{margin:1rem 0}}figure svg{{max-width:100%;height:auto}}\
-         </style></head><body><h1>Receivables report: {company}</h1><p>As of {as_of}; amounts in {currency}. \
+        "<h1>Receivables report: {company}</h1><p>As of {as_of}; amounts in {currency}. \
          Every figure is defined in the tiles below and computed by cobro from one snapshot.</p><div class=\"tiles\">",
         as_of = esc(as_of),
         company = esc(company),
@@ -324,12 +337,17 @@ fn page(company: &str, as_of: &str, currency: &str, tables: &[Table], charts: &[
     for t in tables.iter().skip(2) {
         html_table(&mut out, t);
     }
-    out.push_str("</body></html>");
     out
 }
 
 /// Writes the report's tables as an Excel workbook, one sheet per table, numbers as numbers.
 pub fn write_xlsx(report: &CfoReport, path: &std::path::Path) -> anyhow::Result<()> {
+    std::fs::write(path, xlsx(report)?)?;
+    Ok(())
+}
+
+/// The report's tables as an Excel workbook's bytes (see [`write_xlsx`]).
+pub fn xlsx(report: &CfoReport) -> anyhow::Result<Vec<u8>> {
     let mut book = rust_xlsxwriter::Workbook::new();
     let bold = rust_xlsxwriter::Format::new().set_bold();
     for t in &report.tables {
@@ -355,6 +373,5 @@ pub fn write_xlsx(report: &CfoReport, path: &std::path::Path) -> anyhow::Result<
             }
         }
     }
-    book.save(path)?;
-    Ok(())
+    Ok(book.save_to_buffer()?)
 }

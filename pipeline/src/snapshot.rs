@@ -127,7 +127,7 @@ pub struct SnapshotRef {
 }
 
 /// Options of a snapshot build.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SnapshotOptions {
     /// Data directory.
     pub data_dir: PathBuf,
@@ -140,7 +140,25 @@ pub struct SnapshotOptions {
     /// The collection records exported from the operational store; a collection table absent here is written
     /// empty, with its schema.
     pub collections: Vec<TextTable>,
+    /// Told where the build is, at the start of each step (for a progress display).
+    pub progress: Option<Progress>,
 }
+
+/// A build's progress: `(step, steps, what the step does)`, called at the start of each step.
+pub type Progress = std::sync::Arc<dyn Fn(u32, u32, &str) + Send + Sync>;
+
+/// How many steps a build has.
+pub const STEP_COUNT: u32 = 6;
+
+/// The steps of a build, in order, as [`Progress`] names them.
+pub const STEPS: [&str; STEP_COUNT as usize] = [
+    "copying the staged ledger",
+    "writing the collection records",
+    "deriving the open items",
+    "computing the control totals",
+    "checksumming the files",
+    "publishing",
+];
 
 /// The snapshots directory.
 pub fn root(data_dir: &Path) -> PathBuf {
@@ -242,6 +260,12 @@ const STAGED: &[&str] = &["customers", "documents", "payments", "allocations", "
 
 /// Builds and publishes a snapshot.
 pub async fn build(opts: &SnapshotOptions) -> Result<(SnapshotRef, SnapshotManifest), SnapshotError> {
+    let step = |n: u32| {
+        if let Some(p) = &opts.progress {
+            p(n, STEP_COUNT, STEPS[n as usize - 1]);
+        }
+    };
+    step(1);
     let staged = staging::dir(&opts.data_dir);
     let import = staging::read_manifest(&opts.data_dir)
         .map_err(|_| SnapshotError::NoStaging { data_dir: opts.data_dir.clone() })?;
@@ -260,6 +284,7 @@ pub async fn build(opts: &SnapshotOptions) -> Result<(SnapshotRef, SnapshotManif
         fs::copy(&from, &to).map_err(io(&from))?;
         fs::File::open(&to).and_then(|f| f.sync_all()).map_err(io(&to))?;
     }
+    step(2);
     // The collection tables come from the operational store, as known now (the knowledge time in the manifest);
     // the views apply the as-of date to their business dates. A table the store did not hand over is written
     // empty, with its schema, so that the views keep one shape.
@@ -279,6 +304,7 @@ pub async fn build(opts: &SnapshotOptions) -> Result<(SnapshotRef, SnapshotManif
     }
     failpoint("snapshot-after-copy");
 
+    step(3);
     let params = SqlParams::new(opts.as_of, opts.buckets.clone(), import.reporting_currency.clone());
     let session = SnapshotSession::open(&tmp, params.clone())
         .await
@@ -292,6 +318,7 @@ pub async fn build(opts: &SnapshotOptions) -> Result<(SnapshotRef, SnapshotManif
     failpoint("snapshot-mid-write");
 
     // Control totals and feed freshness, read back from the files just written.
+    step(4);
     let session = SnapshotSession::open(&tmp, params).await.map_err(derive)?;
     let mut control_totals = import.control_totals.clone();
     let totals = session
@@ -340,6 +367,7 @@ pub async fn build(opts: &SnapshotOptions) -> Result<(SnapshotRef, SnapshotManif
         None => None,
     };
 
+    step(5);
     let mut files = BTreeMap::new();
     for table in STAGED.iter().copied().chain(COLLECTION_TABLES.iter().map(|(t, _)| *t)).chain(["open_items"]) {
         let path = tmp.join(format!("{table}.parquet"));
@@ -366,6 +394,7 @@ pub async fn build(opts: &SnapshotOptions) -> Result<(SnapshotRef, SnapshotManif
     fs::create_dir_all(&date_dir).map_err(io(&date_dir))?;
     fsutil::sync_dir(&root).map_err(io(&root))?;
     failpoint("snapshot-before-publish");
+    step(6);
     // Publish under the next free version. The rename fails if another build took that number first
     // (the target is then a non-empty directory), and we move on to the next one.
     let mut version = next_version(&date_dir)?;

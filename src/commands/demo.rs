@@ -110,7 +110,8 @@ pub async fn run(owned: super::Ctx, args: DemoArgs) -> anyhow::Result<Done> {
     // With port 0 the address is only known once bound: the paths are then under the `listening on` address.
     let base = if args.listen.port() == 0 { String::new() } else { format!("http://{}", args.listen) };
     out!("  try: curl -H 'Authorization: Bearer {}' {base}/api/v1/metrics", t.token)?;
-    out!("  portal link for {top}: {base}/api/v1/portal/statement?{portal}")?;
+    out!("  web UI: {base}/login (log in with the admin token)")?;
+    out!("  portal link for {top}: {base}/portal?{portal}")?;
     let serve = crate::cli::ServeArgs { config: None, listen: Some(args.listen) };
     super::serve::serve(owned, serve).await
 }

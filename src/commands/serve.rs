@@ -33,9 +33,19 @@ pub async fn serve(ctx: Ctx, args: ServeArgs) -> anyhow::Result<Done> {
         max_push_bytes: config.max_push_bytes,
         sql_memory_bytes: config.sql_memory_mb.saturating_mul(1 << 20),
     };
-    let state = Arc::new(AppState { ctx, store, limits, sessions: Default::default() });
+    let secure_cookies = config.public_url.starts_with("https://");
+    let state = Arc::new(AppState {
+        ctx,
+        store,
+        limits,
+        sessions: Default::default(),
+        jobs: Default::default(),
+        secure_cookies,
+    });
     let app = cobro_api::router(state.clone(), &config);
-    out!("cobro listening on http://{addr} (API under /api/v1, OpenAPI at /api/v1/openapi.json); Ctrl-C stops it")?;
+    out!(
+        "cobro listening on http://{addr} (web UI at /, API under /api/v1, OpenAPI at /api/v1/openapi.json); Ctrl-C stops it"
+    )?;
     // The latest snapshot's KPIs and work queue are computed now, not by the first caller.
     tokio::spawn(cobro_api::warm(state.clone()));
     cobro_api::serve(listener, app, cobro_api::shutdown_signal()).await?;
@@ -81,6 +91,6 @@ pub async fn portal(ctx: &Ctx, action: PortalAction) -> anyhow::Result<Done> {
     let expires = SystemClock.now() + chrono::Duration::days(i64::from(days));
     let q = access::portal_query(&store, &customer, expires).await?;
     store.close().await;
-    out!("{}/api/v1/portal/statement?{q}", base.trim_end_matches('/'))?;
+    out!("{}/portal?{q}", base.trim_end_matches('/'))?;
     Ok(Done::Clean)
 }

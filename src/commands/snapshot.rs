@@ -13,7 +13,7 @@ pub async fn run(ctx: &super::Ctx, args: SnapshotArgs) -> anyhow::Result<Done> {
 pub async fn build(ctx: &super::Ctx, as_of: cobro_domain::AsOf) -> anyhow::Result<(SnapshotRef, SnapshotManifest)> {
     let collections = ctx.collections(ctx.workflow()?).await?;
     let spinner = progress::spinner(&format!("building snapshot as of {as_of}"));
-    let built = ctx.build_snapshot(as_of, collections).await;
+    let built = ctx.build_snapshot(as_of, collections, None).await;
     spinner.finish_and_clear();
     built
 }

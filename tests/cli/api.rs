@@ -12,10 +12,10 @@ use serde_json::{Value, json};
 use super::{BIN, cobro, ok};
 
 /// A running `cobro serve`, stopped when dropped.
-struct Server {
+pub(super) struct Server {
     child: Child,
-    base: String,
-    http: Client,
+    pub(super) base: String,
+    pub(super) http: Client,
 }
 
 impl Server {
@@ -64,7 +64,7 @@ impl Drop for Server {
     }
 }
 
-fn token(dir: &Path, args: &[&str]) -> String {
+pub(super) fn token(dir: &Path, args: &[&str]) -> String {
     let mut all = vec!["token", "create"];
     all.extend_from_slice(args);
     let out = ok(cobro(dir, &all));
@@ -86,19 +86,19 @@ fn json_of(r: Response) -> Value {
 }
 
 /// The metrics fixture at 2024-12-31 with a dispute (DSP-1, logistics) on 000201's INV-4030 and a token per role.
-struct World {
-    _tmp: tempfile::TempDir,
-    server: Server,
-    admin: String,
-    cfo: String,
-    analyst: String,
-    col01: String,
-    col02: String,
-    logistics: String,
-    accounting: String,
+pub(super) struct World {
+    pub(super) _tmp: tempfile::TempDir,
+    pub(super) server: Server,
+    pub(super) admin: String,
+    pub(super) cfo: String,
+    pub(super) analyst: String,
+    pub(super) col01: String,
+    pub(super) col02: String,
+    pub(super) logistics: String,
+    pub(super) accounting: String,
 }
 
-fn world() -> World {
+pub(super) fn world() -> World {
     let tmp = super::cases::ledger();
     let dir = tmp.path();
     ok(cobro(
@@ -694,4 +694,84 @@ fn a_token_revoked_by_another_process_is_refused_within_the_recheck_interval() {
     // The server remembers a known token for at most RECHECK (2 s) when nothing was written through it.
     std::thread::sleep(std::time::Duration::from_millis(2100));
     assert_eq!(problem(s.get("/api/v1/snapshots", Some(&t)).send().unwrap()).1, "unauthorized");
+}
+
+#[test]
+fn the_web_uis_cookie_needs_the_ui_header_for_changes_and_a_snapshot_job_reports_its_steps() {
+    let w = world();
+    let s = &w.server;
+    let manual = Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let login = format!("{}/login", s.base);
+
+    // Log-in: a made-up token is refused on the page; a real one sets an HttpOnly, SameSite=Strict cookie and
+    // goes to the role's start page, never to another site named in `next`.
+    let r = manual.post(&login).form(&[("token", "cobro_0000")]).send().unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(r.text().unwrap().contains("unknown or revoked token"));
+    let r = manual.post(&login).form(&[("token", w.col01.as_str()), ("next", "//evil.example/")]).send().unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], "/ui/queue");
+    let set = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict") && set.contains("Path=/"), "{set}");
+    let cookie = set.split(';').next().unwrap().to_owned();
+    assert_eq!(cookie, format!("cobro_session={}", w.col01));
+
+    // Pages: without the cookie, to the log-in page and back; with it, what the role may see.
+    let r = manual.get(format!("{}/ui/queue?offset=0", s.base)).send().unwrap();
+    assert_eq!(r.headers()["location"], "/login?next=/ui/queue%3Foffset%3D0");
+    let page = |path: &str| manual.get(format!("{}{path}", s.base)).header("cookie", &cookie).send().unwrap();
+    let q = page("/ui/queue");
+    assert_eq!(q.status(), StatusCode::OK);
+    let html = q.text().unwrap();
+    assert!(html.contains("data-customer=\"000201\"") && !html.contains("data-customer=\"000203\""), "COL01's only");
+    assert_eq!(page("/ui/dashboard").status(), StatusCode::FORBIDDEN);
+    assert_eq!(page("/ui/sql").status(), StatusCode::FORBIDDEN);
+    assert_eq!(page("/ui/customers/000203").status(), StatusCode::NOT_FOUND);
+    let docs = page("/ui/customers/000201/documents").text().unwrap();
+    assert!(docs.contains("value=\"INV-4021\"") && docs.contains("EUR 310.00"), "{docs}");
+
+    // The API takes the cookie for reading; a change made with it needs the UI's header.
+    let get = manual.get(format!("{}/api/v1/work-queue", s.base)).header("cookie", &cookie).send().unwrap();
+    assert_eq!(get.status(), StatusCode::OK);
+    let body = json!({"customer_id": "000201", "documents": [], "outcome": "nonsense"});
+    let post = |ui: bool| {
+        let r = manual.post(format!("{}/api/v1/outcomes", s.base)).header("cookie", &cookie).json(&body);
+        if ui { r.header("x-requested-with", "cobro-ui") } else { r }.send().unwrap()
+    };
+    let (status, code, _) = problem(post(false));
+    assert_eq!((status, code.as_str()), (StatusCode::FORBIDDEN, "csrf"));
+    let (status, code, _) = problem(post(true));
+    assert_eq!((status, code.as_str()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid"), "past the checks");
+
+    // A snapshot build as a job: 202 with its address, then its steps and its result.
+    let (status, _, _) = problem(s.post("/api/v1/jobs/snapshot", &w.col01, &json!({"as_of": "2024-12-31"})));
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let r = s.post("/api/v1/jobs/snapshot", &w.admin, &json!({"as_of": "2024-12-31"}));
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let location = r.headers()["location"].to_str().unwrap().to_owned();
+    let started: Value = r.json().unwrap();
+    assert_eq!(location, format!("/api/v1/jobs/{}", started["id"].as_str().unwrap()));
+    let job = loop {
+        let j = json_of(s.get(&location, Some(&w.admin)).send().unwrap());
+        if j["state"] != "running" {
+            break j;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(job["state"], "succeeded", "{job}");
+    assert_eq!(
+        (job["step"].as_u64(), job["steps"].as_u64(), job["stage"].as_str()),
+        (Some(6), Some(6), Some("publishing"))
+    );
+    assert_eq!((job["result"]["as_of"].as_str(), job["result"]["version"].as_u64()), (Some("2024-12-31"), Some(2)));
+    assert_eq!(problem(s.get(&location, Some(&w.cfo)).send().unwrap()).0, StatusCode::FORBIDDEN);
+    assert_eq!(problem(s.get("/api/v1/jobs/job-999", Some(&w.admin)).send().unwrap()).0, StatusCode::NOT_FOUND);
+
+    // The report as a workbook, for the readers.
+    let x = s.get("/api/v1/reports/cfo?format=xlsx", Some(&w.cfo)).send().unwrap();
+    assert_eq!(x.status(), StatusCode::OK);
+    assert!(x.headers()["content-disposition"].to_str().unwrap().contains("cobro-report-2024-12-31.xlsx"));
+    assert!(x.bytes().unwrap().starts_with(b"PK"));
+    let (status, code, _) = problem(s.get("/api/v1/reports/cfo?format=pdf", Some(&w.cfo)).send().unwrap());
+    assert_eq!((status, code.as_str()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid"));
 }

@@ -170,3 +170,10 @@ pub async fn disputes(
                ORDER BY deadline_date, dispute_id, document_id";
     rows(store, sql, &[department.unwrap_or(""), collector.unwrap_or(""), if all { "all" } else { "open" }]).await
 }
+
+/// Saved dunning plans, newest first: who saved each, who decided, and its summary (without the action keys).
+pub async fn plans(store: &Store) -> Result<Vec<TextRow>, CaseError> {
+    let sql = "SELECT plan_id, state, as_of, planned_at, planned_by, decided_by, decided_at, summary FROM dunning_plans \
+               ORDER BY planned_at DESC, plan_id DESC";
+    rows(store, sql, &[]).await
+}
