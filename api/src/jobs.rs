@@ -1,6 +1,6 @@
 //! Long actions run as jobs: the request that starts one returns at once (202, with the job's address), and the
 //! caller polls the job for its step and, at the end, its result or its problem. The web UI draws a progress bar
-//! from it. Jobs live in the server's memory; the last [`KEEP`] finished ones are kept.
+//! from it. Jobs live in the server's memory; the last 100 finished ones are kept.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,6 +10,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
+use cobro_domain::clock::{Clock, SystemClock};
 use cobro_workflow::access::Role;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -70,7 +71,7 @@ impl Jobs {
             steps,
             stage: "starting".to_owned(),
             started_by: by,
-            started_at: Utc::now(),
+            started_at: SystemClock.now(),
             finished_at: None,
             elapsed_ms: 0,
             result: None,
@@ -97,7 +98,7 @@ impl Jobs {
 
     fn finish(&self, n: u64, outcome: Result<Value, ApiError>) {
         self.update(n, |j| {
-            j.finished_at = Some(Utc::now());
+            j.finished_at = Some(SystemClock.now());
             match outcome {
                 Ok(v) => {
                     j.state = "succeeded";
@@ -115,7 +116,7 @@ impl Jobs {
     pub fn get(&self, id: &str) -> Option<Job> {
         let n: u64 = id.strip_prefix("job-")?.parse().ok()?;
         let mut j = self.all.lock().ok()?.get(&n)?.clone();
-        j.elapsed_ms = (j.finished_at.unwrap_or_else(Utc::now) - j.started_at).num_milliseconds();
+        j.elapsed_ms = (j.finished_at.unwrap_or_else(|| SystemClock.now()) - j.started_at).num_milliseconds();
         Some(j)
     }
 }

@@ -18,6 +18,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use cobro_domain::AsOf;
+use cobro_domain::clock::{Clock, SystemClock};
 use cobro_workflow::access::{Principal, Role};
 use cobro_workflow::views;
 use minijinja::{Environment, Value as Tv};
@@ -278,7 +279,7 @@ async fn dashboard(State(s): St, user: User, Query(q): Query<AsOfQ>) -> Response
             let report = cached.report(&s.ctx.workflow()?.company.name).await?;
             (Some(report.body.clone()), Some(report.as_of.clone()))
         };
-        let today = chrono::Utc::now().date_naive().to_string();
+        let today = s.ctx.local_date(SystemClock.now())?.to_string();
         render(
             "dashboard.html",
             page_ctx(
@@ -322,7 +323,7 @@ async fn queue(State(s): St, user: User, Query(q): Query<QueueQ>) -> Response {
         let prev = offset.checked_sub(QUEUE_PAGE).map(|o| o.min(offset));
         // Records count from their own date on: in a snapshot of an earlier day, today's do not show yet.
         let as_of = cached.opened.manifest.as_of.date();
-        let stale_days = (chrono::Utc::now().date_naive() - as_of).num_days();
+        let stale_days = (s.ctx.local_date(SystemClock.now())? - as_of).num_days();
         let next = (offset + QUEUE_PAGE < total).then_some(offset + QUEUE_PAGE);
         render(
             "queue.html",
@@ -414,7 +415,7 @@ async fn disputes(State(s): St, user: User, Query(q): Query<AllQ>) -> Response {
         let c = &user.0;
         c.require(&[Role::Admin, Role::Cfo, Role::Analyst, Role::Collector, Role::Department], "read disputes")?;
         let rows = views::disputes(&s.store, c.own_department(), c.own_collector(), q.all).await?;
-        let today = chrono::Utc::now().date_naive().to_string();
+        let today = s.ctx.local_date(SystemClock.now())?.to_string();
         let mut board: BTreeMap<String, Vec<Value>> = BTreeMap::new();
         if let Some(d) = c.own_department() {
             board.entry(d.to_owned()).or_default();
@@ -467,7 +468,9 @@ async fn dunning(State(s): St, user: User, Query(q): Query<PlanQ>) -> Response {
         let mut dates: Vec<String> = list.iter().rev().map(|r| r.as_of.to_string()).collect();
         dates.dedup();
         // The plan at a glance: actions by step, recipient and template, with totals per currency; skips by reason.
-        let mut groups: BTreeMap<(String, String, String), (usize, BTreeMap<String, Decimal>)> = BTreeMap::new();
+        // (step, recipient, template) → (actions, total per currency)
+        type Groups = BTreeMap<(String, String, String), (usize, BTreeMap<String, Decimal>)>;
+        let mut groups = Groups::new();
         for a in preview["actions"].as_array().into_iter().flatten() {
             let key = |k: &str| a[k].as_str().map_or_else(|| a[k].to_string(), str::to_owned);
             let g = groups.entry((key("step"), key("to"), key("template"))).or_default();

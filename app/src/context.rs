@@ -135,6 +135,12 @@ impl Ctx {
         Ok(tables)
     }
 
+    /// The company's local date at `now` (its configured time zone; UTC when it names none).
+    pub fn local_date(&self, now: chrono::DateTime<chrono::Utc>) -> anyhow::Result<chrono::NaiveDate> {
+        let tz: chrono_tz::Tz = self.workflow()?.company.timezone.parse().unwrap_or(chrono_tz::UTC);
+        Ok(now.with_timezone(&tz).date_naive())
+    }
+
     /// The workflow context of a change made by `actor` at `now` (the company's local date at `now`).
     pub fn case_ctx<'a>(
         &'a self,
@@ -143,16 +149,14 @@ impl Ctx {
         actor: &'a str,
         now: chrono::DateTime<chrono::Utc>,
     ) -> anyhow::Result<cobro_workflow::cases::Ctx<'a>> {
-        let config = self.workflow()?;
-        let tz: chrono_tz::Tz = config.company.timezone.parse().unwrap_or(chrono_tz::UTC);
         Ok(cobro_workflow::cases::Ctx {
             store,
-            config,
+            config: self.workflow()?,
             ledger,
             templates: self.templates()?,
             actor,
             now,
-            on: now.with_timezone(&tz).date_naive(),
+            on: self.local_date(now)?,
         })
     }
 

@@ -232,7 +232,7 @@ fn a_collector_a_department_a_customer_a_cfo_and_an_admin_use_the_web_ui_in_chro
     let w = world();
     // Collectors work on today's snapshot: what they record today counts in it (a snapshot of an earlier date
     // shows the ledger and the records as they were on that date).
-    let today = chrono::Utc::now().date_naive().to_string();
+    let today = cobro_domain::clock::Clock::now(&cobro_domain::clock::SystemClock).date_naive().to_string();
     ok(cobro(w._tmp.path(), &["snapshot", "--as-of", &today]));
     let driver = Driver::start();
     let downloads = tempfile::tempdir().expect("downloads");
@@ -288,7 +288,9 @@ async fn collector_records_a_promise_and_the_queue_reranks(b: &Browser, w: &Worl
     let ticked = b.all("#outcome-dialog .docs input[name=documents]:checked").await;
     assert!(!ticked.is_empty(), "the past-due invoices are ticked");
     // A promise is for a day after the call (today, by the real clock).
-    let promised = (chrono::Utc::now().date_naive() + chrono::Days::new(10)).to_string();
+    let promised = (cobro_domain::clock::Clock::now(&cobro_domain::clock::SystemClock).date_naive()
+        + chrono::Days::new(10))
+    .to_string();
     b.set("#promised_date", &promised).await;
     b.find("#note").await.send_keys("will pay on the 20th").await.expect("note");
     b.shot("03-outcome-form").await;
