@@ -109,6 +109,7 @@ pub async fn cfo(session: &SnapshotSession, company: &str) -> anyhow::Result<Cfo
         "SELECT bucket, CAST(SUM(open_count) AS BIGINT), SUM(balance_rc) FROM ageing GROUP BY bucket, bucket_order ORDER BY bucket_order",
     )
     .await?;
+    let by_month = ageing_by_month(session, &monthly, &currency).await?;
     let segments = table(
         session,
         "Segment mix",
@@ -134,11 +135,51 @@ pub async fn cfo(session: &SnapshotSession, company: &str) -> anyhow::Result<Cfo
     )
     .await?;
     let movement = movement(&monthly, &as_of);
-    let charts = charts(&monthly, &ageing, &segments, &disputes, &top, &currency)?;
-    let tables = vec![kpis, movement, monthly, ageing, segments, disputes, top];
+    let mut charts = charts(&monthly, &ageing, &segments, &disputes, &top, &currency)?;
+    if !by_month.rows.is_empty() {
+        let buckets = &by_month.header[1..];
+        let parts: Vec<Series> = buckets
+            .iter()
+            .enumerate()
+            .map(|(i, b)| Series::new(b, by_month.rows.iter().map(|r| num(&r[i + 1])).collect()))
+            .collect();
+        let months: Vec<String> = by_month.rows.iter().map(|r| r[0].clone()).collect();
+        let chart = stacked_columns("Ageing at each month end", &months, &currency, &parts)?;
+        // After the receivables-by-state chart, which it details.
+        charts.insert(2.min(charts.len()), ("Ageing by month".to_owned(), chart));
+    }
+    let tables = vec![kpis, movement, monthly, ageing, by_month, segments, disputes, top];
     let body = body(company, &as_of, &currency, &tables, &charts);
     let html = page(&as_of, &body);
     Ok(CfoReport { as_of, currency, html, body, tables })
+}
+
+/// Receivables at each of the last months' ends by ageing bucket (days past due at that month end), in the
+/// reporting currency: `ar_document_months`, the rows `ar_monthly` sums, bucketed. One row per month, one column
+/// per bucket in bucket order; a bucket with nothing open is 0.
+async fn ageing_by_month(session: &SnapshotSession, monthly: &Table, currency: &str) -> anyhow::Result<Table> {
+    let p = session.params();
+    let first = monthly.rows.iter().rev().take(TREND_MONTHS).last().map(|r| r[0].clone()).unwrap_or_default();
+    let sql = p.render(&format!(
+        "SELECT month, {{{{bucket_case_dpd}}}} AS bucket, CAST(SUM(balance_rc) AS DECIMAL(38, 4)) AS balance \
+         FROM ar_document_months WHERE month >= '{first}' GROUP BY month, {{{{bucket_case_dpd}}}} ORDER BY month"
+    ));
+    let buckets = session.params().buckets.labels();
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for r in text_rows(session, &sql).await? {
+        let (Some(month), Some(bucket)) = (r[0].clone(), r[1].clone()) else { continue };
+        if rows.last().is_none_or(|l| l[0] != month) {
+            let mut row = vec![month];
+            row.extend(buckets.iter().map(|_| "0".to_owned()));
+            rows.push(row);
+        }
+        if let (Some(i), Some(last)) = (buckets.iter().position(|b| *b == bucket), rows.last_mut()) {
+            last[i + 1] = r[2].clone().unwrap_or_default();
+        }
+    }
+    let mut header = vec!["month".to_owned()];
+    header.extend(buckets.iter().cloned());
+    Ok(Table { title: format!("Ageing at each month end ({currency})"), header, rows })
 }
 
 /// The as-of month against the month before: AR at the start, what moved it, AR at the end; and how the overdue

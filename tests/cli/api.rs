@@ -228,7 +228,10 @@ fn every_role_sees_what_it_should_and_each_denial_is_a_problem_document() {
 
     // The portal: the signed link reaches that customer's statement and nothing else.
     let dir = w._tmp.path();
-    let link = ok(cobro(dir, &["portal", "link", "000201", "--base-url", &w.server.base])).trim().to_owned();
+    let page = ok(cobro(dir, &["portal", "link", "000201", "--base-url", &w.server.base])).trim().to_owned();
+    // The link opens the portal's page; the API's statement takes the same query.
+    let link = page.replacen("/portal?", "/api/v1/portal/statement?", 1);
+    assert_ne!(link, page, "{page}");
     let st = json_of(s.http.get(&link).send().unwrap());
     assert_eq!(st["customer"]["customer_id"], "000201");
     assert!(st["open_items"].as_array().is_some_and(|a| !a.is_empty()));

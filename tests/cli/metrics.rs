@@ -345,7 +345,31 @@ fn the_cfo_report_shows_the_same_kpis_as_cobro_metrics_with_charts_and_no_extern
     ] {
         assert!(html.contains(line), "movement lacks {line}");
     }
-    assert_eq!(html.matches("<svg").count(), 6, "DSO, states, CEI, ageing, segments, top overdue (no disputes here)");
+    assert_eq!(
+        html.matches("<svg").count(),
+        7,
+        "DSO, states, ageing by month, CEI, ageing, segments, top overdue (no disputes here)"
+    );
+    // Ageing at each month end ties out to ar_monthly's receivables: the buckets of a month add up to ar_end.
+    let section =
+        html.split("<h2>Ageing at each month end (USD)</h2>").nth(1).expect("the table").split("</table>").next();
+    let ar_end: std::collections::BTreeMap<String, Decimal> =
+        sql_rows(dir, "2013-06-30", "SELECT month, CAST(ar_end AS VARCHAR) FROM ar_monthly")
+            .into_iter()
+            .map(|r| (r[0].clone(), dec(&r[1])))
+            .collect();
+    let mut months = 0;
+    for row in section.unwrap_or_default().split("<tr>").skip(2) {
+        let cells: Vec<&str> = row
+            .split("<td")
+            .skip(1)
+            .filter_map(|c| c.split_once('>').map(|(_, t)| t.split('<').next().unwrap_or("")))
+            .collect();
+        let total: Decimal = cells[1..].iter().map(|c| dec(c)).sum();
+        assert_eq!(total, ar_end[cells[0]], "{}: buckets {:?}", cells[0], &cells[1..]);
+        months += 1;
+    }
+    assert_eq!(months, 12, "the last 12 month ends");
     assert!(!html.contains("src=\"http") && !html.contains("href=\"http"), "no external assets");
     assert!(!html.contains("<script") && !html.contains("<link"), "self-contained");
     let xlsx = dir.join("report.xlsx");
