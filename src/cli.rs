@@ -717,6 +717,9 @@ pub struct ReportArgs {
     /// html (charts inline, no external assets) or xlsx (the same tables, one sheet each).
     #[arg(long, value_enum, default_value_t = ReportFormat::Html)]
     pub format: ReportFormat,
+    /// Also write every chart into this directory as SVG and PNG (for slides and documents).
+    #[arg(long)]
+    pub charts: Option<PathBuf>,
 }
 
 /// `cobro report --format`.

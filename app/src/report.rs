@@ -36,6 +36,8 @@ pub struct CfoReport {
     pub body: String,
     /// KPIs first, then the movement, monthly figures, ageing, segments, disputes and top overdue customers.
     pub tables: Vec<Table>,
+    /// The charts in page order: (title, SVG).
+    pub charts: Vec<(String, String)>,
 }
 
 impl Table {
@@ -151,7 +153,7 @@ pub async fn cfo(session: &SnapshotSession, company: &str) -> anyhow::Result<Cfo
     let tables = vec![kpis, movement, monthly, ageing, by_month, segments, disputes, top];
     let body = body(company, &as_of, &currency, &tables, &charts);
     let html = page(&as_of, &body);
-    Ok(CfoReport { as_of, currency, html, body, tables })
+    Ok(CfoReport { as_of, currency, html, body, tables, charts })
 }
 
 /// Receivables at each of the last months' ends by ageing bucket (days past due at that month end), in the
@@ -379,6 +381,29 @@ fn body(company: &str, as_of: &str, currency: &str, tables: &[Table], charts: &[
         html_table(&mut out, t);
     }
     out
+}
+
+/// Writes every chart into `dir` as `NN-name.svg` and `NN-name.png` (twice the SVG's size); returns the paths.
+pub fn write_charts(report: &CfoReport, dir: &std::path::Path) -> anyhow::Result<Vec<std::path::PathBuf>> {
+    std::fs::create_dir_all(dir)?;
+    let mut written = Vec::new();
+    for (i, (title, svg)) in report.charts.iter().enumerate() {
+        let slug: String = title
+            .to_lowercase()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect::<String>()
+            .split('-')
+            .filter(|p| !p.is_empty())
+            .collect::<Vec<_>>()
+            .join("-");
+        let base = dir.join(format!("{:02}-{slug}", i + 1));
+        let (svg_path, png_path) = (base.with_extension("svg"), base.with_extension("png"));
+        std::fs::write(&svg_path, svg)?;
+        std::fs::write(&png_path, cobro_reports::png(svg, 2.0)?)?;
+        written.extend([svg_path, png_path]);
+    }
+    Ok(written)
 }
 
 /// Writes the report's tables as an Excel workbook, one sheet per table, numbers as numbers.

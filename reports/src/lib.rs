@@ -161,15 +161,22 @@ pub fn stacked_columns(title: &str, x_labels: &[String], y_unit: &str, parts: &[
             .map(|i| parts.iter().map(|p| p.values.get(i).copied().flatten().unwrap_or(0.0).max(0.0)).sum())
             .collect();
         let (_, hi) = y_range(totals.iter());
+        // The legend sits in the headroom above the tallest column: about 14 px plus 15 per entry of a plot about
+        // 270 px high. Raise the top when the default headroom is too little for that many entries.
+        let tallest = totals.iter().copied().fold(0.0_f64, f64::max);
+        let legend_share = ((14.0 + 15.0 * parts.len() as f64) / 270.0).min(0.6);
+        let hi = hi.max(tallest / (1.0 - legend_share - 0.05));
         let mut chart = over_labels(&root, title, x_labels, y_unit, 0.0..hi, 64)?;
         let mut base = vec![0.0_f64; n];
         for (k, p) in parts.iter().enumerate() {
             let colour = COLOURS[k % 6];
+            // Nothing is drawn for a zero part (a rectangle of no height is not valid SVG).
             let bars: Vec<Rectangle<(f64, f64)>> = (0..n)
-                .map(|i| {
+                .filter_map(|i| {
                     let v = p.values.get(i).copied().flatten().unwrap_or(0.0).max(0.0);
-                    let r =
-                        Rectangle::new([(i as f64 - 0.35, base[i]), (i as f64 + 0.35, base[i] + v)], colour.filled());
+                    let r = (v > 0.0).then(|| {
+                        Rectangle::new([(i as f64 - 0.35, base[i]), (i as f64 + 0.35, base[i] + v)], colour.filled())
+                    });
                     base[i] += v;
                     r
                 })
@@ -284,6 +291,34 @@ fn label_at(labels: &[String], x: f64) -> String {
     labels.get(i as usize).cloned().unwrap_or_default()
 }
 
+/// DejaVu Sans (Bitstream Vera licence, `fonts/DejaVuSans.LICENSE`): the one font the PNGs are drawn with, so
+/// that they look the same on every machine and need no system fonts.
+const BUNDLED_FONT: &[u8] = include_bytes!("../fonts/DejaVuSans.ttf");
+
+/// A chart's SVG (as the functions above draw it) as a PNG, `scale` times its size (2 for sharp text on
+/// high-density screens and in documents). Deterministic: the same SVG gives the same bytes.
+pub fn png(svg: &str, scale: f32) -> Result<Vec<u8>, ChartError> {
+    use resvg::{tiny_skia, usvg};
+    let e =
+        |what: &str, x: &dyn std::fmt::Display| ChartError { title: "PNG".to_owned(), message: format!("{what}: {x}") };
+    let mut options = usvg::Options::default();
+    {
+        let fonts = options.fontdb_mut();
+        fonts.load_font_data(BUNDLED_FONT.to_vec());
+        fonts.set_sans_serif_family("DejaVu Sans");
+        fonts.set_serif_family("DejaVu Sans");
+        fonts.set_monospace_family("DejaVu Sans");
+    }
+    options.font_family = "DejaVu Sans".to_owned();
+    let tree = usvg::Tree::from_str(svg, &options).map_err(|x| e("the SVG does not parse", &x))?;
+    let size = tree.size().to_int_size().scale_by(scale).ok_or_else(|| e("scale", &scale))?;
+    let mut pixmap =
+        tiny_skia::Pixmap::new(size.width(), size.height()).ok_or_else(|| e("an empty picture", &size.width()))?;
+    pixmap.fill(tiny_skia::Color::WHITE);
+    resvg::render(&tree, tiny_skia::Transform::from_scale(scale, scale), &mut pixmap.as_mut());
+    pixmap.encode_png().map_err(|x| e("PNG encoding", &x))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -295,6 +330,37 @@ mod tests {
 
     fn months() -> Vec<String> {
         ["2013-01", "2013-02", "2013-03", "2013-04"].map(String::from).to_vec()
+    }
+
+    #[test]
+    fn a_chart_as_png_has_its_size_text_drawn_with_the_bundled_font_and_the_same_bytes_twice() {
+        let parts = [
+            Series::new("current", vec![Some(4000.0), Some(4200.0)]),
+            Series::new("past due", vec![Some(800.0), None]),
+        ];
+        let svg = stacked_columns("Receivables", &months()[..2], "EUR", &parts).expect("drawn");
+        let png = png(&svg, 2.0).expect("rasterised");
+        assert_eq!(png, super::png(&svg, 2.0).expect("again"), "deterministic");
+        let picture = resvg::tiny_skia::Pixmap::decode_png(&png).expect("a PNG");
+        assert_eq!((picture.width(), picture.height()), (SIZE.0 * 2, SIZE.1 * 2));
+        // The title is drawn: the band where the caption sits has dark pixels, which only text puts there.
+        let dark_in_title = (0..picture.width())
+            .flat_map(|x| (4..40).map(move |y| (x, y)))
+            .filter(|&(x, y)| picture.pixel(x, y).is_some_and(|p| p.red() < 100 && p.green() < 100 && p.blue() < 100))
+            .count();
+        assert!(dark_in_title > 40, "{dark_in_title} dark pixels where the title is");
+        // Without the bundled font the same text would not be drawn at all (resvg skips text it has no font for).
+        let mut bare = resvg::usvg::Options::default();
+        bare.fontdb_mut().set_sans_serif_family("none");
+        let tree = resvg::usvg::Tree::from_str(&svg, &bare).expect("parses");
+        let mut blank = resvg::tiny_skia::Pixmap::new(SIZE.0, SIZE.1).expect("pixmap");
+        blank.fill(resvg::tiny_skia::Color::WHITE);
+        resvg::render(&tree, resvg::tiny_skia::Transform::default(), &mut blank.as_mut());
+        let dark_without = (0..SIZE.0)
+            .flat_map(|x| (2..20).map(move |y| (x, y)))
+            .filter(|&(x, y)| blank.pixel(x, y).is_some_and(|p| p.red() < 100 && p.green() < 100 && p.blue() < 100))
+            .count();
+        assert_eq!(dark_without, 0, "no font, no text");
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! `cobro report`: the CFO report as HTML or an Excel workbook.
+//! `cobro report`: the CFO report as HTML or an Excel workbook, and its charts as SVG and PNG.
 
 use super::{Ctx, Opened};
 use crate::Done;
@@ -13,5 +13,9 @@ pub async fn run(ctx: &Ctx, args: ReportArgs) -> anyhow::Result<Done> {
         ReportFormat::Xlsx => cobro_app::report::write_xlsx(&report, &args.out)?,
     }
     out!("CFO report as of {} ({}) written to {}", report.as_of, report.currency, args.out.display())?;
+    if let Some(dir) = &args.charts {
+        let files = cobro_app::report::write_charts(&report, dir)?;
+        out!("{} charts written to {} (SVG and PNG)", files.len() / 2, dir.display())?;
+    }
     Ok(Done::Clean)
 }

@@ -373,6 +373,25 @@ fn the_cfo_report_shows_the_same_kpis_as_cobro_metrics_with_charts_and_no_extern
     assert!(!html.contains("src=\"http") && !html.contains("href=\"http"), "no external assets");
     assert!(!html.contains("<script") && !html.contains("<link"), "self-contained");
     let xlsx = dir.join("report.xlsx");
-    ok(cobro(dir, &["report", "--as-of", "2013-06-30", "--format", "xlsx", "--out", &xlsx.display().to_string()]));
+    let charts = dir.join("charts");
+    let said = ok(cobro(
+        dir,
+        &[
+            "report",
+            "--as-of",
+            "2013-06-30",
+            "--format",
+            "xlsx",
+            "--out",
+            &xlsx.display().to_string(),
+            "--charts",
+            &charts.display().to_string(),
+        ],
+    ));
+    assert!(said.contains("7 charts written"), "{said}");
+    let png = std::fs::read(charts.join("03-ageing-by-month.png")).expect("the ageing chart as PNG");
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG");
+    let svg = std::fs::read_to_string(charts.join("03-ageing-by-month.svg")).expect("and as SVG");
+    assert!(svg.contains("Ageing at each month end") && html.contains(&svg), "the same chart as on the page");
     assert_eq!(&std::fs::read(&xlsx).expect("xlsx")[..2], b"PK", "an xlsx is a zip");
 }
