@@ -9,6 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::elements::Element;
+use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
@@ -311,6 +312,16 @@ async fn collector_records_a_promise_and_the_queue_reranks(b: &Browser, w: &Worl
     let card = b.until("the card", |t| t.contains("Timeline")).await;
     assert!(card.contains("will pay on the 20th") && card.contains("promise"), "{card}");
     b.shot("05-account-card").await;
+    // With the keyboard alone: Enter on an outcome button opens its form with focus inside; Escape closes it.
+    b.c.execute("document.querySelector('.actions button[data-outcome=\"no_commitment\"]').focus()", vec![])
+        .await
+        .expect("focus");
+    b.c.active_element().await.expect("focused").send_keys(&Key::Enter.to_string()).await.expect("enter");
+    b.find("#outcome-dialog[open]").await;
+    let focused = b.c.active_element().await.expect("focused").attr("id").await.expect("attr");
+    assert_eq!(focused.as_deref(), Some("follow_up_days"), "focus moves to the chosen outcome's first field");
+    b.c.active_element().await.expect("focused").send_keys(&Key::Escape.to_string()).await.expect("escape");
+    assert!(b.all("#outcome-dialog[open]").await.is_empty(), "Escape closes the form");
 
     // A collector reaches neither the dashboard nor another portfolio's customer.
     b.go("/ui/dashboard").await;
