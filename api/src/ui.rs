@@ -269,10 +269,8 @@ struct AsOfQ {
 async fn dashboard(State(s): St, user: User, Query(q): Query<AsOfQ>) -> Response {
     page(&user, async {
         user.0.require(crate::auth::READERS, "open the dashboard")?;
-        let list = cobro_pipeline::snapshot::list(&s.ctx.data_dir).map_err(|e| ApiError::internal(&e))?;
-        let mut dates: Vec<String> = list.iter().rev().map(|r| r.as_of.to_string()).collect();
-        dates.dedup();
-        let (body, as_of) = if list.is_empty() {
+        let dates = snapshot_dates(&s)?;
+        let (body, as_of) = if dates.is_empty() {
             (None, None)
         } else {
             let cached = s.sessions.open(&s.ctx, q.as_of).await?;
@@ -299,6 +297,14 @@ struct QueueQ {
     as_of: Option<AsOf>,
     collector: Option<String>,
     offset: Option<usize>,
+}
+
+/// The dates there are snapshots of, newest first.
+fn snapshot_dates(s: &AppState) -> Result<Vec<String>, ApiError> {
+    let list = cobro_pipeline::snapshot::list(&s.ctx.data_dir).map_err(|e| ApiError::internal(&e))?;
+    let mut dates: Vec<String> = list.iter().rev().map(|r| r.as_of.to_string()).collect();
+    dates.dedup();
+    Ok(dates)
 }
 
 /// What the outcome form offers: dispute types and delay reasons from the workflow configuration.
@@ -464,9 +470,7 @@ async fn dunning(State(s): St, user: User, Query(q): Query<PlanQ>) -> Response {
             })?),
         };
         let preview = routes::plan_preview(&s, q.as_of, at).await?;
-        let list = cobro_pipeline::snapshot::list(&s.ctx.data_dir).map_err(|e| ApiError::internal(&e))?;
-        let mut dates: Vec<String> = list.iter().rev().map(|r| r.as_of.to_string()).collect();
-        dates.dedup();
+        let dates = snapshot_dates(&s)?;
         // The plan at a glance: actions by step, recipient and template, with totals per currency; skips by reason.
         // (step, recipient, template) → (actions, total per currency)
         type Groups = BTreeMap<(String, String, String), (usize, BTreeMap<String, Decimal>)>;
@@ -507,9 +511,7 @@ async fn dunning(State(s): St, user: User, Query(q): Query<PlanQ>) -> Response {
 async fn sql(State(s): St, user: User) -> Response {
     page(&user, async {
         user.0.require(&[Role::Admin, Role::Cfo, Role::Analyst], "run SQL")?;
-        let list = cobro_pipeline::snapshot::list(&s.ctx.data_dir).map_err(|e| ApiError::internal(&e))?;
-        let mut dates: Vec<String> = list.iter().rev().map(|r| r.as_of.to_string()).collect();
-        dates.dedup();
+        let dates = snapshot_dates(&s)?;
         let examples = [
             ("DSO family by month", "SELECT month, dso_standard, dso_countback, bpdso, add_days FROM ar_monthly ORDER BY month"),
             ("Ageing", "SELECT bucket, currency, open_count, balance FROM ageing ORDER BY bucket_order, currency"),
