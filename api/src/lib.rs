@@ -105,6 +105,7 @@ fn api() -> (Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
         .routes(routes!(r::outcome))
         .routes(routes!(r::disputes))
         .routes(routes!(r::resolve_dispute))
+        .routes(routes!(r::respond_dispute))
         .routes(routes!(r::tasks))
         .routes(routes!(r::portal_statement))
         .routes(routes!(r::dunning_plan))

@@ -502,8 +502,47 @@ pub async fn resolve_dispute(
     Path(id): Path<String>,
     Body(req): Body<ResolveRequest>,
 ) -> Result<Response, ApiError> {
-    let who = caller.require(&[Role::Admin, Role::Department], "resolve disputes")?.clone();
-    let Some(department) = views::record_field(&s.store, "disputes", "dispute_id", &id, "department").await? else {
+    let (ledger, actor) = dispute_scope(&s, &caller, &id, "resolve disputes").await?;
+    let rec =
+        cases::resolve_dispute(&case_ctx(&s, &ledger, &actor)?, &id, &req.resolution, req.note.as_deref()).await?;
+    Ok(axum::Json(rec).into_response())
+}
+
+/// `POST /api/v1/disputes/{id}/respond`.
+#[derive(Debug, Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RespondRequest {
+    /// What the department answered.
+    pub note: Option<String>,
+}
+
+/// The department's first response to a dispute (the response deadline's clock stops): its department's owner
+/// or an admin; once only.
+#[utoipa::path(post, path = "/api/v1/disputes/{id}/respond", tag = "disputes", params(("id" = String, Path)),
+    request_body = RespondRequest, security(("bearer" = [])),
+    responses((status = 200, description = "what was recorded"), (status = 404, body = crate::problem::Problem),
+              (status = 422, body = crate::problem::Problem, description = "already answered, or resolved")))]
+pub async fn respond_dispute(
+    State(s): St,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(req): Body<RespondRequest>,
+) -> Result<Response, ApiError> {
+    let (ledger, actor) = dispute_scope(&s, &caller, &id, "respond to disputes").await?;
+    let rec = cases::respond_dispute(&case_ctx(&s, &ledger, &actor)?, &id, req.note.as_deref()).await?;
+    Ok(axum::Json(rec).into_response())
+}
+
+/// Before a change to dispute `id`: the caller is an admin or the dispute's own department (another department's
+/// dispute is a 404). Returns the ledger slice of the dispute's documents and the actor to record.
+async fn dispute_scope(
+    s: &AppState,
+    caller: &Caller,
+    id: &str,
+    what: &str,
+) -> Result<(cobro_workflow::Ledger, String), ApiError> {
+    let who = caller.require(&[Role::Admin, Role::Department], what)?.clone();
+    let Some(department) = views::record_field(&s.store, "disputes", "dispute_id", id, "department").await? else {
         return Err(ApiError::not_found(format!("no dispute `{id}`")));
     };
     if let Some(dept) = caller.own_department()
@@ -511,13 +550,10 @@ pub async fn resolve_dispute(
     {
         return Err(ApiError::not_found(format!("no dispute `{id}` routed to {dept}")));
     }
-    let (docs, custs) = cobro_workflow::export::record_documents(&s.store, "disputes", "dispute_id", &id).await?;
+    let (docs, custs) = cobro_workflow::export::record_documents(&s.store, "disputes", "dispute_id", id).await?;
     let opened = s.ctx.open(None).await?;
     let ledger = load_ledger(&opened.session, opened.manifest.as_of.date(), &docs, &custs).await?;
-    let actor = actor_of(&who);
-    let rec =
-        cases::resolve_dispute(&case_ctx(&s, &ledger, &actor)?, &id, &req.resolution, req.note.as_deref()).await?;
-    Ok(axum::Json(rec).into_response())
+    Ok((ledger, actor_of(&who)))
 }
 
 /// Tasks: a collector's own, a department's own, everyone's for admins.

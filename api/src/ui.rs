@@ -541,6 +541,20 @@ async fn portal(
         let p = link?;
         let statement = routes::statement(&s, &p.customer, text_of).await?;
         let thread = views::customer_thread(&s.store, &p.customer).await?;
+        // What the customer has told us about each invoice, in their words.
+        let statuses: BTreeMap<String, &str> = cobro_workflow::cases::customer_states(&s.store, &p.customer)
+            .await?
+            .into_iter()
+            .filter_map(|d| {
+                let said = match d.status {
+                    cobro_workflow::status::Status::Promise => "you promised to pay",
+                    cobro_workflow::status::Status::PaymentReported => "you told us it is paid",
+                    cobro_workflow::status::Status::Dispute => "in dispute: we are looking into it",
+                    cobro_workflow::status::Status::Normal => return None,
+                };
+                Some((d.document_id, said))
+            })
+            .collect();
         let types: Vec<Value> =
             s.ctx.workflow()?.dispute_types.iter().map(|(k, t)| json!({"code": k, "label": t.label})).collect();
         // The link's own query string is the credential of the page's forms too.
@@ -548,6 +562,7 @@ async fn portal(
         render(
             "portal.html",
             json!({"title": "Your account", "statement": statement, "thread": thread, "dispute_types": types,
+                   "statuses": statuses,
                    "creds": creds, "totals": totals(&statement["open_items"])}),
         )
     };

@@ -161,7 +161,7 @@ pub async fn cfo(session: &SnapshotSession, company: &str) -> anyhow::Result<Cfo
 /// per bucket in bucket order; a bucket with nothing open is 0.
 async fn ageing_by_month(session: &SnapshotSession, monthly: &Table, currency: &str) -> anyhow::Result<Table> {
     let p = session.params();
-    let first = monthly.rows.iter().rev().take(TREND_MONTHS).last().map(|r| r[0].clone()).unwrap_or_default();
+    let first = monthly.rows.iter().rev().take(TREND_MONTHS).next_back().map(|r| r[0].clone()).unwrap_or_default();
     let sql = p.render(&format!(
         "SELECT month, {{{{bucket_case_dpd}}}} AS bucket, CAST(SUM(balance_rc) AS DECIMAL(38, 4)) AS balance \
          FROM ar_document_months WHERE month >= '{first}' GROUP BY month, {{{{bucket_case_dpd}}}} ORDER BY month"

@@ -203,6 +203,14 @@ fn every_role_sees_what_it_should_and_each_denial_is_a_problem_document() {
     assert_eq!(mine.as_array().map(Vec::len), Some(1), "{mine}");
     let none = json_of(s.get("/api/v1/disputes", Some(&w.accounting)).send().unwrap());
     assert_eq!(none.as_array().map(Vec::len), Some(0), "{none}");
+    // The first response: its own department only, once.
+    let answer = json!({"note": "checking the delivery note"});
+    assert_eq!(problem(s.post("/api/v1/disputes/DSP-1/respond", &w.accounting, &answer)).0, StatusCode::NOT_FOUND);
+    assert_eq!(problem(s.post("/api/v1/disputes/DSP-1/respond", &w.col01, &answer)).0, StatusCode::FORBIDDEN);
+    assert!(s.post("/api/v1/disputes/DSP-1/respond", &w.logistics, &answer).status().is_success());
+    let (status, _, detail) = problem(s.post("/api/v1/disputes/DSP-1/respond", &w.logistics, &answer));
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{detail}");
+    assert!(detail.contains("already has its first response"), "{detail}");
     let resolve = json!({"resolution": "rejected", "note": "delivered: signed proof of delivery"});
     assert_eq!(problem(s.post("/api/v1/disputes/DSP-1/resolve", &w.accounting, &resolve)).0, StatusCode::NOT_FOUND);
     assert_eq!(problem(s.post("/api/v1/disputes/DSP-1/resolve", &w.col01, &resolve)).0, StatusCode::FORBIDDEN);

@@ -350,9 +350,15 @@ async fn department_resolves_its_dispute(b: &Browser, w: &World) {
     let card = b.text("#dispute-DSP-1-INV-4030").await;
     assert!(card.contains("Delivery") || card.contains("delivery"), "{card}");
     b.shot("06-disputes-board").await;
+    // First the response the customer is owed, then the resolution.
+    b.find("#fr-DSP-1-INV-4030").await.send_keys("checking the delivery note").await.expect("answer");
+    b.find("#dispute-DSP-1-INV-4030 form.respond button[type=submit]").await.click().await.expect("respond");
+    b.toast("DSP-1 answered").await;
+    assert!(b.text("#dispute-DSP-1-INV-4030").await.contains("(answered "), "the first response is shown");
+    assert!(b.all("#fr-DSP-1-INV-4030").await.is_empty(), "once only");
     b.find("#res-DSP-1-INV-4030").await.select_by_value("credit_note").await.expect("select");
     b.find("#rn-DSP-1-INV-4030").await.send_keys("credit note CN-9 issued").await.expect("note");
-    b.find("#dispute-DSP-1-INV-4030 button[type=submit]").await.click().await.expect("resolve");
+    b.find("#dispute-DSP-1-INV-4030 form:not(.respond) button[type=submit]").await.click().await.expect("resolve");
     b.toast("DSP-1 resolved").await;
     assert!(b.all("#dispute-DSP-1-INV-4030").await.is_empty(), "no longer open");
     let all = api_json(w, "/api/v1/disputes?all=true", &w.admin);
@@ -378,6 +384,8 @@ async fn customer_reports_a_payment_in_the_portal(b: &Browser, w: &World) {
     b.find("#pay-ref").await.send_keys("TRF-2024-991").await.expect("ref");
     b.find("#pay-form button[type=submit]").await.click().await.expect("report");
     b.toast("we will look for your payment").await;
+    let row = b.text("#statement tbody tr:first-child").await;
+    assert!(row.contains("INV-4021") && row.contains("you told us it is paid"), "{row}");
     let card = api_json(w, "/api/v1/customers/000201", &w.admin);
     let reports = card["records"]["payment_reports"].as_array().expect("reports");
     assert!(reports.iter().any(|r| r["reference"] == "TRF-2024-991" && r["document_id"] == "INV-4021"), "{reports:?}");
