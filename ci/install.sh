@@ -9,11 +9,11 @@ command -v cargo >/dev/null || { echo "cargo is required (rustup toolchain from 
 rustup show active-toolchain >/dev/null 2>&1 || true
 command -v python3 >/dev/null || { echo "python3 is required (the SMTP sink of the delivery tests)" >&2; exit 1; }
 python3 -c 'import aiosmtpd' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check 'aiosmtpd==1.4.6'
-# The browser tests drive Debian's headless Chromium through ChromeDriver.
-if ! command -v chromedriver >/dev/null || ! command -v chromium >/dev/null; then
+# The browser tests drive Debian's headless Chromium through ChromeDriver; the pgwire test runs the real psql.
+if ! command -v chromedriver >/dev/null || ! command -v chromium >/dev/null || ! command -v psql >/dev/null; then
     SUDO=""
     [ "$(id -u)" = 0 ] || SUDO="sudo"
     export DEBIAN_FRONTEND=noninteractive
     $SUDO apt-get update -q >/dev/null
-    $SUDO apt-get install -y -q --no-install-recommends chromium chromium-driver fonts-dejavu-core >/dev/null
+    $SUDO apt-get install -y -q --no-install-recommends chromium chromium-driver fonts-dejavu-core postgresql-client >/dev/null
 fi

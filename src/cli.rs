@@ -142,6 +142,10 @@ pub struct ServeArgs {
     /// Address to listen on, over the file and $COBRO_LISTEN (port 0 picks a free one).
     #[arg(long)]
     pub listen: Option<std::net::SocketAddr>,
+    /// Also serve read-only SQL over the PostgreSQL wire protocol here (psql, DBeaver, Metabase, Power BI); the
+    /// password is an admin, cfo or analyst token. Passwords travel in clear: keep it on loopback.
+    #[arg(long, value_name = "ADDR")]
+    pub pgwire: Option<std::net::SocketAddr>,
 }
 
 /// `cobro token`.

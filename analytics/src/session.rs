@@ -224,6 +224,36 @@ impl SnapshotSession {
             .map_err(|e| QueryError::from_plan(e, &self.names))
     }
 
+    /// This session's tables, views, functions and settings in a catalog list of its own: what is registered on it
+    /// (the PostgreSQL catalog of `cobro serve --pgwire`, say) is not seen by this session or its other users.
+    pub fn detached_context(&self) -> Result<SessionContext, QueryError> {
+        use datafusion::catalog::{
+            CatalogProvider, CatalogProviderList, MemoryCatalogProvider, MemoryCatalogProviderList,
+        };
+        let exec = |source| QueryError::Execute { source };
+        let schema = self.ctx.catalog("cobro").and_then(|c| c.schema("snapshot")).ok_or_else(|| {
+            exec(datafusion::error::DataFusionError::Internal("the session has no cobro.snapshot schema".into()))
+        })?;
+        let catalog = Arc::new(MemoryCatalogProvider::new());
+        catalog.register_schema("snapshot", schema).map_err(exec)?;
+        let list = Arc::new(MemoryCatalogProviderList::new());
+        list.register_catalog("cobro".to_owned(), catalog);
+        let state = datafusion::execution::SessionStateBuilder::new_from_existing(self.ctx.state())
+            .with_catalog_list(list)
+            .build();
+        Ok(SessionContext::new_with_state(state))
+    }
+
+    /// `ctx` with a fair memory pool of `bytes` of its own (one connection's queries; see
+    /// [`sql_read_only`](Self::sql_read_only)).
+    pub fn bounded(ctx: &SessionContext, bytes: usize) -> Result<SessionContext, QueryError> {
+        let runtime = fair_pool_runtime(bytes).map_err(|source| QueryError::Execute { source })?;
+        let state = datafusion::execution::SessionStateBuilder::new_from_existing(ctx.state())
+            .with_runtime_env(runtime)
+            .build();
+        Ok(SessionContext::new_with_state(state))
+    }
+
     /// Plans one of cobro's SQL templates, rendered with this session's parameters.
     pub async fn template(&self, template: &str) -> Result<DataFrame, QueryError> {
         self.sql(&self.params.render(template)).await

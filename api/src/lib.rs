@@ -9,6 +9,7 @@ pub mod auth;
 pub mod cache;
 pub mod config;
 pub mod jobs;
+pub mod pgwire;
 pub mod problem;
 pub mod push;
 pub mod routes;

@@ -46,9 +46,26 @@ pub async fn serve(ctx: Ctx, args: ServeArgs) -> anyhow::Result<Done> {
     out!(
         "cobro listening on http://{addr} (web UI at /, API under /api/v1, OpenAPI at /api/v1/openapi.json); Ctrl-C stops it"
     )?;
+    // One Ctrl-C or SIGTERM stops both listeners.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    if let Some(pg) = args.pgwire {
+        let pg_listener =
+            tokio::net::TcpListener::bind(pg).await.map_err(|e| anyhow::anyhow!("cannot listen on {pg}: {e}"))?;
+        let pg_addr = pg_listener.local_addr()?;
+        out!("cobro pgwire on postgres://{pg_addr}/cobro (user: any; password: an admin, cfo or analyst token)")?;
+        let mut stopped = stopped.clone();
+        tokio::spawn(cobro_api::pgwire::serve_pgwire(state.clone(), pg_listener, async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        }));
+    }
     // The latest snapshot's KPIs and work queue are computed now, not by the first caller.
     tokio::spawn(cobro_api::warm(state.clone()));
-    cobro_api::serve(listener, app, cobro_api::shutdown_signal()).await?;
+    let shutdown = async move {
+        cobro_api::shutdown_signal().await;
+        let _ = stop.send(true);
+    };
+    drop(stopped);
+    cobro_api::serve(listener, app, shutdown).await?;
     state.store.close().await;
     out!("stopped")?;
     Ok(Done::Clean)

@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use serde_json::{Value, json};
 
-use super::{BIN, cobro, ok};
+use super::{BIN, cobro, dec, ok, sql_rows};
 
 /// A running `cobro serve`, stopped when dropped.
 pub(super) struct Server {
@@ -24,10 +24,15 @@ impl Server {
     }
 
     fn start_with(dir: &Path, env: &[(&str, &str)]) -> Self {
+        Self::start_args(dir, env, &[])
+    }
+
+    fn start_args(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Self {
         let mut child = Command::new(BIN)
             .arg("--data-dir")
             .arg(dir)
             .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(args)
             .env_remove("COBRO_FAILPOINT")
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
@@ -519,7 +524,7 @@ fn a_ledger_push_replayed_with_the_same_idempotency_key_stages_nothing_twice() {
     assert_eq!(problem(xml).0, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     // The next snapshot has the pushed invoice once, settled by the pushed payment; the rejects are all kept.
     ok(cobro(dir, &["snapshot", "--as-of", "2024-12-31"]));
-    let q = |sql: &str| super::sql_rows(dir, "2024-12-31", sql);
+    let q = |sql: &str| sql_rows(dir, "2024-12-31", sql);
     assert_eq!(q("SELECT COUNT(*) FROM documents WHERE document_id = 'INV-5001'"), [["1"]]);
     assert_eq!(q("SELECT COUNT(*) FROM open_items WHERE document_id = 'INV-5001'"), [["0"]]);
     let rejects = q("SELECT file, line FROM rejects WHERE file LIKE '%push%' ORDER BY file");
@@ -785,4 +790,72 @@ fn the_web_uis_cookie_needs_the_ui_header_for_changes_and_a_snapshot_job_reports
     assert!(x.bytes().unwrap().starts_with(b"PK"));
     let (status, code, _) = problem(s.get("/api/v1/reports/cfo?format=pdf", Some(&w.cfo)).send().unwrap());
     assert_eq!((status, code.as_str()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid"));
+}
+
+/// psql, the real client, against `cobro serve --pgwire`.
+fn psql(port: u16, password: &str, commands: &[&str]) -> std::process::Output {
+    let mut c = Command::new("psql");
+    c.args([
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &port.to_string(),
+        "-U",
+        "bi",
+        "-d",
+        "cobro",
+        "-X",
+        "-A",
+        "-t",
+        "-v",
+        "ON_ERROR_STOP=1",
+    ]);
+    for cmd in commands {
+        c.args(["-c", cmd]);
+    }
+    c.env("PGPASSWORD", password).env("PGCONNECT_TIMEOUT", "10").output().expect("psql runs (apt postgresql-client)")
+}
+
+#[test]
+fn psql_lists_the_tables_runs_a_checked_query_and_is_refused_a_drop_over_the_postgres_wire_protocol() {
+    let tmp = super::cases::ledger();
+    let dir = tmp.path();
+    let analyst = token(dir, &["--role", "analyst", "--label", "bi"]);
+    let collector = token(dir, &["--role", "collector", "--collector", "COL01", "--label", "ana"]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a port").port();
+    let _server = Server::start_args(dir, &[], &["--pgwire", &format!("127.0.0.1:{port}")]);
+    let text = |o: &std::process::Output| {
+        format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    };
+
+    let listed = psql(port, &analyst, &["\\dt"]);
+    assert!(listed.status.success(), "{}", text(&listed));
+    for table in ["documents", "customers", "open_items", "payments"] {
+        assert!(text(&listed).contains(&format!("|{table}|")), "\\dt lacks {table}: {}", text(&listed));
+    }
+    let counted = psql(port, &analyst, &["SELECT COUNT(*), SUM(amount) FROM documents WHERE kind = 'invoice'"]);
+    let expected = sql_rows(
+        dir,
+        "2024-12-31",
+        "SELECT COUNT(*), CAST(SUM(amount) AS VARCHAR) FROM documents WHERE kind = 'invoice'",
+    );
+    let got = text(&counted);
+    let (n, sum) = got.trim().split_once('|').expect("two columns");
+    assert_eq!((n, dec(sum)), (expected[0][0].as_str(), dec(&expected[0][1])), "{got}");
+
+    let dropped = psql(port, &analyst, &["DROP VIEW ar_monthly"]);
+    assert!(!dropped.status.success());
+    assert!(text(&dropped).contains("only queries run here"), "{}", text(&dropped));
+    let set = psql(port, &analyst, &["SET datafusion.execution.batch_size = 1"]);
+    assert!(!set.status.success(), "{}", text(&set));
+    assert!(psql(port, &analyst, &["SELECT COUNT(*) FROM ar_monthly"]).status.success(), "the view is still there");
+
+    let wrong = psql(port, "cobro_not_a_token", &["SELECT 1"]);
+    assert!(
+        !wrong.status.success() && text(&wrong).to_lowercase().contains("password authentication failed"),
+        "{}",
+        text(&wrong)
+    );
+    let refused = psql(port, &collector, &["SELECT 1"]);
+    assert!(!refused.status.success() && text(&refused).contains("may not run SQL"), "{}", text(&refused));
 }
