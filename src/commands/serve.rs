@@ -27,6 +27,15 @@ pub async fn serve(ctx: Ctx, args: ServeArgs) -> anyhow::Result<Done> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
     let addr = listener.local_addr()?;
+    // Both listeners are bound before anything is announced: whoever reads the first line may connect to either.
+    let pg_listener = match args.pgwire {
+        Some(pg) => Some(
+            tokio::net::TcpListener::bind(pg)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen on {pg} (--pgwire): {e}"))?,
+        ),
+        None => None,
+    };
     let limits = Limits {
         sql_max_rows: config.sql_max_rows,
         sql_timeout_seconds: config.sql_timeout_seconds,
@@ -43,28 +52,29 @@ pub async fn serve(ctx: Ctx, args: ServeArgs) -> anyhow::Result<Done> {
         secure_cookies,
     });
     let app = cobro_api::router(state.clone(), &config);
-    out!(
-        "cobro listening on http://{addr} (web UI at /, API under /api/v1, OpenAPI at /api/v1/openapi.json); Ctrl-C stops it"
-    )?;
     // One Ctrl-C or SIGTERM stops both listeners.
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    if let Some(pg) = args.pgwire {
-        let pg_listener =
-            tokio::net::TcpListener::bind(pg).await.map_err(|e| anyhow::anyhow!("cannot listen on {pg}: {e}"))?;
+    let mut announce = format!(
+        "cobro listening on http://{addr} (web UI at /, API under /api/v1, OpenAPI at /api/v1/openapi.json); Ctrl-C stops it"
+    );
+    if let Some(pg_listener) = pg_listener {
         let pg_addr = pg_listener.local_addr()?;
-        out!("cobro pgwire on postgres://{pg_addr}/cobro (user: any; password: an admin, cfo or analyst token)")?;
+        announce.push_str(&format!(
+            "\ncobro pgwire on postgres://{pg_addr}/cobro (user: any; password: an admin, cfo or analyst token)"
+        ));
         let mut stopped = stopped.clone();
         tokio::spawn(cobro_api::pgwire::serve_pgwire(state.clone(), pg_listener, async move {
             let _ = stopped.wait_for(|s| *s).await;
         }));
     }
+    // One write: a reader that takes the first line and closes the pipe does not make the second one fail.
+    out!("{announce}")?;
     // The latest snapshot's KPIs and work queue are computed now, not by the first caller.
     tokio::spawn(cobro_api::warm(state.clone()));
     let shutdown = async move {
         cobro_api::shutdown_signal().await;
         let _ = stop.send(true);
     };
-    drop(stopped);
     cobro_api::serve(listener, app, shutdown).await?;
     state.store.close().await;
     out!("stopped")?;

@@ -14,6 +14,8 @@ use super::{BIN, cobro, dec, ok, sql_rows};
 /// A running `cobro serve`, stopped when dropped.
 pub(super) struct Server {
     child: Child,
+    /// The server's stdout, kept open: closing it would make the server's next line fail.
+    _stdout: BufReader<std::process::ChildStdout>,
     pub(super) base: String,
     pub(super) http: Client,
 }
@@ -40,13 +42,14 @@ impl Server {
             .spawn()
             .expect("cobro serve");
         let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("the server says where");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        stdout.read_line(&mut line).expect("the server says where");
         let base = line
             .split_whitespace()
             .find(|w| w.starts_with("http://"))
             .unwrap_or_else(|| panic!("no address in {line:?}"))
             .to_owned();
-        Self { child, base, http: Client::new() }
+        Self { child, _stdout: stdout, base, http: Client::new() }
     }
 
     fn get(&self, path: &str, token: Option<&str>) -> RequestBuilder {
