@@ -214,14 +214,19 @@ impl SnapshotSession {
         let state = datafusion::execution::SessionStateBuilder::new_from_existing(self.ctx.state())
             .with_runtime_env(runtime)
             .build();
-        let options = datafusion::execution::context::SQLOptions::new()
-            .with_allow_ddl(false)
-            .with_allow_dml(false)
-            .with_allow_statements(false);
         SessionContext::new_with_state(state)
-            .sql_with_options(query, options)
+            .sql_with_options(query, Self::queries_only())
             .await
             .map_err(|e| QueryError::from_plan(e, &self.names))
+    }
+
+    /// What SQL from someone else may be: queries only. DDL (CREATE, DROP, ...), DML (INSERT, COPY, ...) and
+    /// statements (SET, ...) are refused by DataFusion's planner before anything runs.
+    pub fn queries_only() -> datafusion::execution::context::SQLOptions {
+        datafusion::execution::context::SQLOptions::new()
+            .with_allow_ddl(false)
+            .with_allow_dml(false)
+            .with_allow_statements(false)
     }
 
     /// This session's tables, views, functions and settings in a catalog list of its own: what is registered on it

@@ -5,7 +5,6 @@ use cobro_analytics::{
     SnapshotSession,
     datafusion::{
         common::ParamValues,
-        execution::context::SQLOptions,
         logical_expr::{LogicalPlan, LogicalPlanBuilder},
         prelude::SessionContext,
         sql::parser::Statement as DfStmt,
@@ -112,7 +111,8 @@ const SETTABLE: &[&str] = &[
     "client_min_messages",
 ];
 
-/// Queries only: everything else is planned by DataFusion and refused unless it is a query (SQLOptions).
+/// Queries only: everything else is planned by DataFusion and refused unless it is a query
+/// ([`SnapshotSession::queries_only`], as over HTTP).
 struct ReadOnly {
     max_rows: usize,
 }
@@ -138,14 +138,9 @@ impl ReadOnly {
     }
     async fn plan(&self, stmt: &Statement, ctx: &SessionContext) -> PgWireResult<LogicalPlan> {
         let plan = ctx.state().statement_to_plan(DfStmt::Statement(Box::new(stmt.clone()))).await.map_err(api)?;
-        SQLOptions::new()
-            .with_allow_ddl(false)
-            .with_allow_dml(false)
-            .with_allow_statements(false)
+        SnapshotSession::queries_only()
             .verify_plan(&plan)
-            .map_err(|e| {
-            pg_err("ERROR", "25006", format!("only queries run here (SELECT, WITH, EXPLAIN, SHOW, DESCRIBE): {e}"))
-        })?;
+            .map_err(|e| pg_err("ERROR", "25006", format!("{}: {e}", crate::routes::QUERIES_ONLY)))?;
         if !matches!(stmt, Statement::Query(_)) {
             return Ok(plan);
         }

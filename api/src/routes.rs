@@ -299,8 +299,7 @@ pub async fn sql(
     let df = cached.opened.session.sql_read_only(&req.sql, s.limits.sql_memory_bytes).await.map_err(|e| {
         let text = e.to_string();
         if ["DDL not supported", "DML not supported", "Statement not supported"].iter().any(|k| text.contains(k)) {
-            ApiError::forbidden(format!("only queries run here (SELECT, WITH, EXPLAIN, SHOW, DESCRIBE): {text}"))
-                .with_code("sql_forbidden")
+            ApiError::forbidden(format!("{QUERIES_ONLY}: {text}")).with_code("sql_forbidden")
         } else {
             ApiError::new(StatusCode::BAD_REQUEST, "sql_invalid", text)
         }
@@ -343,6 +342,9 @@ pub async fn sql(
     }
     Ok(r)
 }
+
+/// What a refused statement is told, over HTTP and over the PostgreSQL wire protocol.
+pub(crate) const QUERIES_ONLY: &str = "only queries run here (SELECT, WITH, EXPLAIN, SHOW, DESCRIBE)";
 
 /// Rows `offset..offset + limit` of some batches (zero-copy slices).
 pub(crate) fn page(

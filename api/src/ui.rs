@@ -121,9 +121,9 @@ impl FromRequestParts<Arc<AppState>> for User {
     }
 }
 
+/// `s` percent-encoded for a URL's query, as the templates' `urlencode` filter does.
 fn urlencode(s: &str) -> String {
-    let env = &*TEMPLATES;
-    env.render_str("{{ s|urlencode }}", minijinja::context! { s => s }).unwrap_or_default()
+    minijinja::filters::urlencode(&Tv::from(s)).unwrap_or_default()
 }
 
 fn user_json(p: &Principal) -> Value {

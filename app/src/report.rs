@@ -137,19 +137,7 @@ pub async fn cfo(session: &SnapshotSession, company: &str) -> anyhow::Result<Cfo
     )
     .await?;
     let movement = movement(&monthly, &as_of);
-    let mut charts = charts(&monthly, &ageing, &segments, &disputes, &top, &currency)?;
-    if !by_month.rows.is_empty() {
-        let buckets = &by_month.header[1..];
-        let parts: Vec<Series> = buckets
-            .iter()
-            .enumerate()
-            .map(|(i, b)| Series::new(b, by_month.rows.iter().map(|r| num(&r[i + 1])).collect()))
-            .collect();
-        let months: Vec<String> = by_month.rows.iter().map(|r| r[0].clone()).collect();
-        let chart = stacked_columns("Ageing at each month end", &months, &currency, &parts)?;
-        // After the receivables-by-state chart, which it details.
-        charts.insert(2.min(charts.len()), ("Ageing by month".to_owned(), chart));
-    }
+    let charts = charts(&monthly, &ageing, &by_month, &segments, &disputes, &top, &currency)?;
     let tables = vec![kpis, movement, monthly, ageing, by_month, segments, disputes, top];
     let body = body(company, &as_of, &currency, &tables, &charts);
     let html = page(&as_of, &body);
@@ -226,6 +214,7 @@ fn movement(monthly: &Table, as_of: &str) -> Table {
 fn charts(
     monthly: &Table,
     ageing: &Table,
+    by_month: &Table,
     segments: &Table,
     disputes: &Table,
     top: &Table,
@@ -258,6 +247,16 @@ fn charts(
         ],
     )?;
     out.push(("Receivables by state".to_owned(), states));
+    if !by_month.rows.is_empty() {
+        let parts: Vec<Series> = by_month.header[1..]
+            .iter()
+            .enumerate()
+            .map(|(i, b)| Series::new(b, by_month.rows.iter().map(|r| num(&r[i + 1])).collect()))
+            .collect();
+        let months: Vec<String> = by_month.rows.iter().map(|r| r[0].clone()).collect();
+        let chart = stacked_columns("Ageing at each month end", &months, currency, &parts)?;
+        out.push(("Ageing by month".to_owned(), chart));
+    }
     let cei = line_chart("Collection effectiveness index", &months, "%", &[Series::new("CEI", col("cei_pct"))], None)?;
     out.push(("CEI trend".to_owned(), cei));
     let buckets: Vec<String> = ageing.rows.iter().map(|r| r[0].clone()).collect();
