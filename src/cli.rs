@@ -9,9 +9,15 @@ use cobro_domain::{AgeingBuckets, AsOf};
 #[derive(Debug, Parser)]
 #[command(name = "cobro", version, about, long_about = None, propagate_version = true)]
 pub struct Cli {
-    /// Data directory (staged ledger and snapshots).
-    #[arg(long, global = true, env = "COBRO_DATA_DIR", default_value = "./cobro-data")]
-    pub data_dir: PathBuf,
+    /// Data directory (staged ledger, snapshots, operational store), or `s3://bucket/prefix` to publish and read
+    /// snapshots in an S3-compatible object store (settings from AWS_REGION, AWS_ENDPOINT, AWS_ACCESS_KEY_ID,
+    /// AWS_SECRET_ACCESS_KEY, AWS_ALLOW_HTTP); the rest then lives in `--work-dir`.
+    #[arg(long, global = true, env = "COBRO_DATA_DIR", default_value = "./cobro-data", value_name = "DIR|URL")]
+    pub data_dir: String,
+    /// The local directory for the staged ledger, the SQLite operational store and the file outbox when
+    /// `--data-dir` is an object store; by default the data directory itself (when local), else ./cobro-work.
+    #[arg(long, global = true, env = "COBRO_WORK_DIR", value_name = "DIR")]
+    pub work_dir: Option<PathBuf>,
     /// Segment rules and work-queue settings (TOML); by default the built-in data/strategies/segments.toml.
     #[arg(long, global = true, env = "COBRO_SEGMENTS", value_name = "FILE")]
     pub segments: Option<PathBuf>,
@@ -53,7 +59,7 @@ pub enum Command {
     Import(ImportArgs),
     /// Build an immutable, versioned snapshot of the staged ledger at an as-of date.
     #[command(
-        after_help = "Examples:\n  cobro snapshot --as-of 2013-06-30\n  cobro snapshot --as-of 2024-12-31 --data-dir /srv/cobro"
+        after_help = "Examples:\n  cobro snapshot --as-of 2013-06-30\n  cobro snapshot --as-of 2024-12-31 --data-dir /srv/cobro\n  AWS_ENDPOINT=http://127.0.0.1:5055 AWS_ALLOW_HTTP=true cobro snapshot --as-of 2024-12-31 --data-dir s3://bucket/acme --work-dir ./acme-work\n  cobro snapshot --list"
     )]
     Snapshot(SnapshotArgs),
     /// Run SQL over a snapshot's tables and views (customers, documents, payments, allocations, fx_rates, open_items,
@@ -791,8 +797,11 @@ pub struct ImportArgs {
 #[derive(Debug, Args)]
 pub struct SnapshotArgs {
     /// As-of date (YYYY-MM-DD).
-    #[arg(long)]
-    pub as_of: AsOf,
+    #[arg(long, required_unless_present = "list")]
+    pub as_of: Option<AsOf>,
+    /// List the published snapshots (date, version, build time, where) instead of building one.
+    #[arg(long, conflicts_with = "as_of")]
+    pub list: bool,
 }
 
 pub use cobro_app::output::Format;

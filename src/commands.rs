@@ -34,7 +34,13 @@ pub fn actor(by: Option<&str>) -> String {
 
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<Done> {
-    let ctx = Ctx::new(cli.data_dir, cli.segments, cli.workflow, cli.templates, cli.store);
+    let root = cobro_pipeline::snapshot::SnapshotRoot::for_data_dir(&cli.data_dir)?;
+    let work_dir = cli.work_dir.unwrap_or_else(|| match root {
+        cobro_pipeline::snapshot::SnapshotRoot::Local(_) => std::path::PathBuf::from(&cli.data_dir),
+        cobro_pipeline::snapshot::SnapshotRoot::Object(_) => std::path::PathBuf::from("./cobro-work"),
+    });
+    let mut ctx = Ctx::new(work_dir, cli.segments, cli.workflow, cli.templates, cli.store);
+    ctx.snapshots = root;
     match cli.command {
         Command::Demo(args) => demo::run(ctx, args).await,
         Command::Generate(args) => generate::run(args),

@@ -20,6 +20,8 @@ mod delivery;
 mod dunning;
 #[path = "cli/metrics.rs"]
 mod metrics;
+#[path = "cli/object_store.rs"]
+mod object_store;
 #[path = "cli/risk.rs"]
 mod risk;
 

@@ -2,8 +2,8 @@
 //! open at each month end with only what was effective by then, and score the predictions and the "pays on the due
 //! date" baseline against what the snapshot says happened.
 
+use crate::location::SnapshotDir;
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
@@ -62,7 +62,7 @@ pub fn month_ends(first: NaiveDate, last: NaiveDate) -> Vec<NaiveDate> {
 
 /// Runs the back-test over the snapshot in `dir` (whose date is `params.as_of`) for the given month ends, each of
 /// which must be before the snapshot's date.
-pub async fn run(dir: &Path, params: &SqlParams, months: &[NaiveDate]) -> Result<Vec<ScopeResult>, QueryError> {
+pub async fn run(dir: &SnapshotDir, params: &SqlParams, months: &[NaiveDate]) -> Result<Vec<ScopeResult>, QueryError> {
     let known_until = params.as_of;
     if let Some(month_end) = months.iter().find(|m| **m >= known_until.date()) {
         return Err(QueryError::Plan {

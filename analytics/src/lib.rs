@@ -8,6 +8,7 @@
 pub mod backtest;
 pub mod cells;
 pub mod error;
+pub mod location;
 pub mod schema;
 pub mod segments;
 pub mod session;
@@ -18,4 +19,6 @@ pub use datafusion;
 pub use datafusion::arrow;
 pub use datafusion::parquet;
 pub use error::QueryError;
-pub use session::{RecordBatchTable, SnapshotSession, SnapshotTables};
+pub use location::{ObjectDir, SnapshotDir};
+pub use object_store;
+pub use session::{RecordBatchTable, SnapshotSession};

@@ -2,7 +2,7 @@
 //! views are defined on top at the snapshot's as-of date.
 
 use std::num::NonZeroUsize;
-use std::path::{Path, PathBuf};
+
 use std::sync::Arc;
 
 use datafusion::arrow::record_batch::RecordBatch;
@@ -13,31 +13,8 @@ use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 
 use crate::error::QueryError;
+use crate::location::SnapshotDir;
 use crate::sql::{self, SqlParams};
-
-/// The tables of a snapshot directory, found on disk.
-#[derive(Debug, Clone)]
-pub struct SnapshotTables {
-    dir: PathBuf,
-    tables: Vec<String>,
-}
-
-impl SnapshotTables {
-    /// Lists `<name>.parquet` files in `dir`, sorted by name.
-    pub fn scan(dir: &Path) -> std::io::Result<Self> {
-        let mut tables = Vec::new();
-        for entry in std::fs::read_dir(dir)? {
-            let path = entry?.path();
-            if path.extension().is_some_and(|e| e == "parquet")
-                && let Some(stem) = path.file_stem().and_then(|s| s.to_str())
-            {
-                tables.push(stem.to_owned());
-            }
-        }
-        tables.sort();
-        Ok(Self { dir: dir.to_owned(), tables })
-    }
-}
 
 /// How much memory one query may hold before sorts and aggregates spill to disk: `COBRO_MEMORY_LIMIT` (`4G`, `512M`,
 /// or `off` for no limit), by default half of the machine's memory (decision 0007 §11). `Ok(None)` means no limit.
@@ -89,11 +66,17 @@ pub struct RecordBatchTable {
 /// A runtime whose memory is a fair pool of `bytes`: every spilling operator (sorts, aggregates, sort-merge joins)
 /// gets an equal share and spills at it. The greedy pool let the first consumers take it all, and a later sort then
 /// failed to reserve room to merge its spills (seen on the 10M segments benchmark, intermittently).
+/// With `like`, the new runtime keeps that context's object stores (a snapshot in S3 stays readable).
 fn fair_pool_runtime(
     bytes: usize,
+    like: Option<&SessionContext>,
 ) -> Result<Arc<datafusion::execution::runtime_env::RuntimeEnv>, datafusion::error::DataFusionError> {
     let pool = TrackConsumersPool::new(FairSpillPool::new(bytes), NonZeroUsize::MIN.saturating_add(4));
-    RuntimeEnvBuilder::new().with_memory_pool(Arc::new(pool)).build_arc()
+    let mut builder = RuntimeEnvBuilder::new().with_memory_pool(Arc::new(pool));
+    if let Some(ctx) = like {
+        builder = builder.with_object_store_registry(Arc::clone(&ctx.runtime_env().object_store_registry));
+    }
+    builder.build_arc()
 }
 
 /// A query session over one snapshot.
@@ -105,30 +88,36 @@ pub struct SnapshotSession {
 
 impl SnapshotSession {
     /// Registers the snapshot's tables and views.
-    pub async fn open(dir: &Path, params: SqlParams) -> Result<Self, QueryError> {
-        Self::open_with(dir, params, false, Vec::new()).await
+    pub async fn open(dir: impl Into<SnapshotDir>, params: SqlParams) -> Result<Self, QueryError> {
+        Self::open_with(dir.into(), params, false, Vec::new()).await
     }
 
     /// Like [`open`](Self::open), with some tables replaced by in-memory rows before the views are defined: the
     /// operational store's live collection records over the snapshot's ledger (`cobro alarms`, the tick).
-    pub async fn open_live(dir: &Path, params: SqlParams, live: Vec<RecordBatchTable>) -> Result<Self, QueryError> {
-        Self::open_with(dir, params, false, live).await
+    pub async fn open_live(
+        dir: impl Into<SnapshotDir>,
+        params: SqlParams,
+        live: Vec<RecordBatchTable>,
+    ) -> Result<Self, QueryError> {
+        Self::open_with(dir.into(), params, false, live).await
     }
 
     /// Like [`open`](Self::open), but for an as-of date earlier than the snapshot's: the tables the snapshot
     /// derived at its own date (`open_items`) are derived again, at `params.as_of`, from the ledger tables.
-    pub async fn open_replay(dir: &Path, params: SqlParams) -> Result<Self, QueryError> {
-        Self::open_with(dir, params, true, Vec::new()).await
+    pub async fn open_replay(dir: impl Into<SnapshotDir>, params: SqlParams) -> Result<Self, QueryError> {
+        Self::open_with(dir.into(), params, true, Vec::new()).await
     }
 
     async fn open_with(
-        dir: &Path,
+        dir: SnapshotDir,
         params: SqlParams,
         replay: bool,
         live: Vec<RecordBatchTable>,
     ) -> Result<Self, QueryError> {
-        let found = SnapshotTables::scan(dir)
-            .map_err(|e| QueryError::OpenSnapshot { path: dir.display().to_string(), source: e.into() })?;
+        let found = dir.tables().await.map_err(|message| QueryError::OpenSnapshot {
+            path: dir.to_string(),
+            source: datafusion::error::DataFusionError::Execution(message),
+        })?;
         let mut config =
             SessionConfig::new().with_information_schema(true).with_default_catalog_and_schema("cobro", "snapshot");
         let ctx = match memory_limit()? {
@@ -136,8 +125,8 @@ impl SnapshotSession {
                 // Bounded memory: sorts and aggregates spill to disk, and joins become sort-merge joins, which
                 // spill too (hash join build sides cannot).
                 config = config.set_bool("datafusion.optimizer.prefer_hash_join", false);
-                let runtime = fair_pool_runtime(bytes)
-                    .map_err(|source| QueryError::OpenSnapshot { path: dir.display().to_string(), source })?;
+                let runtime = fair_pool_runtime(bytes, None)
+                    .map_err(|source| QueryError::OpenSnapshot { path: dir.to_string(), source })?;
                 SessionContext::new_with_config_rt(config, runtime)
             }
             None => SessionContext::new_with_config(config),
@@ -153,11 +142,14 @@ impl SnapshotSession {
             ctx.register_table(t.name.as_str(), Arc::new(table)).map_err(|source| QueryError::Execute { source })?;
             names.push(t.name);
         }
-        for table in &found.tables {
+        if let SnapshotDir::Object(o) = &dir {
+            ctx.register_object_store(o.base.as_ref(), Arc::clone(&o.store));
+        }
+        for table in &found {
             if (replay && sql::DERIVED_TABLES.contains(&table.as_str())) || names.contains(table) {
                 continue;
             }
-            let path = found.dir.join(format!("{table}.parquet"));
+            let path = dir.location_of(&format!("{table}.parquet"));
             // Collection tables are read with today's schema: a snapshot written before a column was added reads
             // that column as NULL instead of breaking every view over it.
             let current = cobro_domain::tables::COLLECTION_TABLES
@@ -168,9 +160,9 @@ impl SnapshotSession {
             if let Some(schema) = &current {
                 options = options.schema(schema);
             }
-            ctx.register_parquet(table.as_str(), path.to_string_lossy().as_ref(), options)
+            ctx.register_parquet(table.as_str(), &path, options)
                 .await
-                .map_err(|source| QueryError::OpenSnapshot { path: path.display().to_string(), source })?;
+                .map_err(|source| QueryError::OpenSnapshot { path, source })?;
             names.push(table.clone());
         }
         let mut session = Self { ctx, names, params };
@@ -210,11 +202,7 @@ impl SnapshotSession {
     /// analyst's query cannot take the server's memory. Sorts and aggregates spill to disk at the bound; a query
     /// that still needs more fails with "Resources exhausted".
     pub async fn sql_read_only(&self, query: &str, bytes: usize) -> Result<DataFrame, QueryError> {
-        let runtime = fair_pool_runtime(bytes).map_err(|source| QueryError::Execute { source })?;
-        let state = datafusion::execution::SessionStateBuilder::new_from_existing(self.ctx.state())
-            .with_runtime_env(runtime)
-            .build();
-        SessionContext::new_with_state(state)
+        Self::bounded(&self.ctx, bytes)?
             .sql_with_options(query, Self::queries_only())
             .await
             .map_err(|e| QueryError::from_plan(e, &self.names))
@@ -252,7 +240,7 @@ impl SnapshotSession {
     /// `ctx` with a fair memory pool of `bytes` of its own (one connection's queries; see
     /// [`sql_read_only`](Self::sql_read_only)).
     pub fn bounded(ctx: &SessionContext, bytes: usize) -> Result<SessionContext, QueryError> {
-        let runtime = fair_pool_runtime(bytes).map_err(|source| QueryError::Execute { source })?;
+        let runtime = fair_pool_runtime(bytes, Some(ctx)).map_err(|source| QueryError::Execute { source })?;
         let state = datafusion::execution::SessionStateBuilder::new_from_existing(ctx.state())
             .with_runtime_env(runtime)
             .build();

@@ -12,12 +12,12 @@
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
+use cobro_analytics::SnapshotDir;
 use cobro_analytics::arrow::array::{Array, AsArray, UInt32Array};
 use cobro_analytics::arrow::compute::{cast, take_record_batch};
 use cobro_analytics::arrow::datatypes::{DataType, SchemaRef};
@@ -161,7 +161,7 @@ fn poisoned() -> ApiError {
 
 #[derive(Clone, PartialEq, Eq)]
 struct Key {
-    dir: PathBuf,
+    dir: SnapshotDir,
     live: Option<u64>,
 }
 
@@ -187,7 +187,7 @@ pub struct Sessions {
     generation: AtomicU64,
     checked: Mutex<Option<Checked>>,
     /// Snapshot directories by requested date (`None`: the latest).
-    dirs: Mutex<HashMap<Option<AsOf>, Recent<PathBuf>>>,
+    dirs: Mutex<HashMap<Option<AsOf>, Recent<SnapshotDir>>>,
     /// Authenticated tokens, by the SHA-256 of the token (the token itself is not kept).
     principals: Mutex<HashMap<String, Recent<cobro_workflow::access::Principal>>>,
 }
@@ -195,7 +195,7 @@ pub struct Sessions {
 impl Sessions {
     /// The snapshot of `as_of` (the latest when `None`).
     pub async fn open(&self, ctx: &Ctx, as_of: Option<AsOf>) -> Result<Arc<Cached>, ApiError> {
-        let key = Key { dir: self.dir(ctx, as_of)?, live: None };
+        let key = Key { dir: self.dir(ctx, as_of).await?, live: None };
         self.get(key, || async { Ok(ctx.open(as_of).await?) }).await
     }
 
@@ -215,11 +215,11 @@ impl Sessions {
 
     /// The directory of the snapshot of `as_of`, looked up again after a write or [`RECHECK`] (a new version
     /// built by another process shows within it).
-    fn dir(&self, ctx: &Ctx, as_of: Option<AsOf>) -> Result<PathBuf, ApiError> {
+    async fn dir(&self, ctx: &Ctx, as_of: Option<AsOf>) -> Result<SnapshotDir, ApiError> {
         if let Some(d) = self.fresh(self.dirs.lock().map_err(|_| poisoned())?.get(&as_of)) {
             return Ok(d);
         }
-        let (snap, _, _) = ctx.resolve(as_of)?;
+        let (snap, _, _) = ctx.resolve(as_of).await?;
         let r = self.recent(snap.dir.clone());
         self.dirs.lock().map_err(|_| poisoned())?.insert(as_of, r);
         Ok(snap.dir)
@@ -252,7 +252,7 @@ impl Sessions {
 
     /// The snapshot of `as_of` with the store's live records on top.
     pub async fn open_live(&self, ctx: &Ctx, store: &Store, as_of: Option<AsOf>) -> Result<Arc<Cached>, ApiError> {
-        let dir = self.dir(ctx, as_of)?;
+        let dir = self.dir(ctx, as_of).await?;
         let config = ctx.workflow()?;
         let generation = self.generation.load(Ordering::SeqCst);
         let trusted = self

@@ -73,7 +73,7 @@ pub async fn healthz() -> &'static str {
     responses((status = 200, description = "as_of dates and versions, newest first")))]
 pub async fn snapshots(State(s): St, caller: Caller) -> Result<Response, ApiError> {
     caller.require(&[Role::Admin, Role::Cfo, Role::Analyst, Role::Collector, Role::Department], "list snapshots")?;
-    let list = cobro_pipeline::snapshot::list(&s.ctx.data_dir).map_err(|e| ApiError::internal(&e))?;
+    let list = s.ctx.snapshots.list().await.map_err(|e| ApiError::internal(&e))?;
     let rows: Vec<serde_json::Value> =
         list.iter().rev().map(|r| serde_json::json!({ "as_of": r.as_of.to_string(), "version": r.version })).collect();
     Ok(axum::Json(rows).into_response())

@@ -269,7 +269,7 @@ struct AsOfQ {
 async fn dashboard(State(s): St, user: User, Query(q): Query<AsOfQ>) -> Response {
     page(&user, async {
         user.0.require(crate::auth::READERS, "open the dashboard")?;
-        let dates = snapshot_dates(&s)?;
+        let dates = snapshot_dates(&s).await?;
         let (body, as_of) = if dates.is_empty() {
             (None, None)
         } else {
@@ -300,8 +300,8 @@ struct QueueQ {
 }
 
 /// The dates there are snapshots of, newest first.
-fn snapshot_dates(s: &AppState) -> Result<Vec<String>, ApiError> {
-    let list = cobro_pipeline::snapshot::list(&s.ctx.data_dir).map_err(|e| ApiError::internal(&e))?;
+async fn snapshot_dates(s: &AppState) -> Result<Vec<String>, ApiError> {
+    let list = s.ctx.snapshots.list().await.map_err(|e| ApiError::internal(&e))?;
     let mut dates: Vec<String> = list.iter().rev().map(|r| r.as_of.to_string()).collect();
     dates.dedup();
     Ok(dates)
@@ -470,7 +470,7 @@ async fn dunning(State(s): St, user: User, Query(q): Query<PlanQ>) -> Response {
             })?),
         };
         let preview = routes::plan_preview(&s, q.as_of, at).await?;
-        let dates = snapshot_dates(&s)?;
+        let dates = snapshot_dates(&s).await?;
         // The plan at a glance: actions by step, recipient and template, with totals per currency; skips by reason.
         // (step, recipient, template) → (actions, total per currency)
         type Groups = BTreeMap<(String, String, String), (usize, BTreeMap<String, Decimal>)>;
@@ -511,7 +511,7 @@ async fn dunning(State(s): St, user: User, Query(q): Query<PlanQ>) -> Response {
 async fn sql(State(s): St, user: User) -> Response {
     page(&user, async {
         user.0.require(&[Role::Admin, Role::Cfo, Role::Analyst], "run SQL")?;
-        let dates = snapshot_dates(&s)?;
+        let dates = snapshot_dates(&s).await?;
         let examples = [
             ("DSO family by month", "SELECT month, dso_standard, dso_countback, bpdso, add_days FROM ar_monthly ORDER BY month"),
             ("Ageing", "SELECT bucket, currency, open_count, balance FROM ageing ORDER BY bucket_order, currency"),

@@ -10,13 +10,16 @@ use cobro_analytics::sql::{AlarmParams, SqlParams};
 use cobro_analytics::{RecordBatchTable, SnapshotSession, schema};
 use cobro_domain::AsOf;
 use cobro_domain::tables::TextTable;
-use cobro_pipeline::snapshot::{self as snap, SnapshotManifest, SnapshotRef};
+use cobro_pipeline::snapshot::{self as snap, SnapshotManifest, SnapshotRef, SnapshotRoot};
 use cobro_workflow::{Store, WorkflowConfig};
 
 /// What every command and request may need besides its own arguments.
 pub struct Ctx {
-    /// The data directory.
+    /// The local data directory: the staged ledger, the SQLite store, the file outbox (and the snapshots, unless
+    /// [`snapshots`](Self::snapshots) is an object store).
     pub data_dir: PathBuf,
+    /// Where snapshots are published and read: `<data_dir>/snapshots`, or a prefix in an object store.
+    pub snapshots: SnapshotRoot,
     /// `--segments FILE`, when given.
     pub segments: Option<PathBuf>,
     /// `--workflow FILE`, when given.
@@ -42,7 +45,8 @@ pub struct Opened {
 }
 
 impl Ctx {
-    /// A context over `data_dir`, with optional replacements for the built-in configuration files and store.
+    /// A context over `data_dir` (snapshots in `<data_dir>/snapshots`; set [`snapshots`](Self::snapshots) to put
+    /// them elsewhere), with optional replacements for the built-in configuration files and store.
     pub fn new(
         data_dir: PathBuf,
         segments: Option<PathBuf>,
@@ -51,6 +55,7 @@ impl Ctx {
         store: Option<String>,
     ) -> Self {
         Self {
+            snapshots: SnapshotRoot::Local(snap::root(&data_dir)),
             data_dir,
             segments,
             workflow,
@@ -72,16 +77,16 @@ impl Ctx {
     }
 
     /// Finds the snapshot of `as_of` (the latest when `None`): where it is, its manifest, its SQL parameters.
-    pub fn resolve(&self, as_of: Option<AsOf>) -> anyhow::Result<(SnapshotRef, SnapshotManifest, SqlParams)> {
-        let snap = snap::resolve(&self.data_dir, as_of)?;
-        let manifest = snap::read_manifest(&snap.dir)?;
+    pub async fn resolve(&self, as_of: Option<AsOf>) -> anyhow::Result<(SnapshotRef, SnapshotManifest, SqlParams)> {
+        let snap = self.snapshots.resolve(as_of).await?;
+        let manifest = snap::read_manifest(&snap.dir).await?;
         let params = self.params(&manifest)?;
         Ok((snap, manifest, params))
     }
 
     /// Resolves and opens the snapshot of `as_of` (the latest when `None`).
     pub async fn open(&self, as_of: Option<AsOf>) -> anyhow::Result<Opened> {
-        let (snap, manifest, params) = self.resolve(as_of)?;
+        let (snap, manifest, params) = self.resolve(as_of).await?;
         let session = SnapshotSession::open(&snap.dir, params).await?;
         Ok(Opened { snap, manifest, session })
     }
@@ -170,6 +175,7 @@ impl Ctx {
     ) -> anyhow::Result<(SnapshotRef, SnapshotManifest)> {
         let opts = snap::SnapshotOptions {
             data_dir: self.data_dir.clone(),
+            root: self.snapshots.clone(),
             as_of,
             now: cobro_domain::clock::Clock::now(&cobro_domain::clock::SystemClock),
             buckets: cobro_domain::AgeingBuckets::default(),
@@ -190,7 +196,7 @@ impl Ctx {
     /// say): `tables` are [`collections`](Self::collections)' output.
     pub async fn open_live_from(&self, as_of: Option<AsOf>, tables: Vec<TextTable>) -> anyhow::Result<Opened> {
         let config = self.workflow()?;
-        let (snap, manifest, params) = self.resolve(as_of)?;
+        let (snap, manifest, params) = self.resolve(as_of).await?;
         let params = params.with_alarms(AlarmParams {
             // Both are checked non-negative when the configuration loads.
             action_days_past_due: u32::try_from(config.alarms.action_days_past_due).unwrap_or(u32::MAX),

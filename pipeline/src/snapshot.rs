@@ -2,10 +2,16 @@
 //! derived `open_items` and a `manifest.json` (sources with sha256, counts, control totals, schema version,
 //! knowledge time).
 //!
-//! Layout: `<data_dir>/snapshots/as_of=YYYY-MM-DD/v=N/`. A snapshot is built in a temporary directory next to
-//! its final place, every file and the directory are synced, and then one rename publishes it. Readers only
-//! look at `as_of=*/v=*` directories, so they never see half a snapshot, and a crash leaves the earlier
-//! versions as they were. Rebuilding from the same staged ledger gives byte-identical data files.
+//! Layout: `<root>/as_of=YYYY-MM-DD/v=N/`, where the root is `<data_dir>/snapshots` on the local file system or
+//! `s3://bucket/prefix/snapshots` in an S3-compatible object store ([`SnapshotRoot`]). Readers only look at
+//! `as_of=*/v=*` directories that have a `manifest.json`, so they never see half a snapshot, and a crash leaves the
+//! earlier versions as they were. Rebuilding from the same staged ledger gives byte-identical data files.
+//!
+//! Publishing differs by root (decision 0004, decision 0015). On the file system a snapshot is built in a
+//! temporary directory next to its final place, every file and the directory are synced, and one rename publishes
+//! it. An object store has no rename, so a snapshot is built locally and then committed manifest-last: the version
+//! is claimed with a conditional create (`_claim.json`, If-None-Match), the data files are uploaded, and the
+//! manifest, written last and also conditionally, is what makes the version exist.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -15,12 +21,17 @@ use chrono::{DateTime, Utc};
 use cobro_analytics::arrow::array::{Array, RecordBatch};
 use cobro_analytics::arrow::compute::concat_batches;
 use cobro_analytics::datafusion::execution::SendableRecordBatchStream;
+use cobro_analytics::datafusion::execution::object_store::ObjectStoreUrl;
+use cobro_analytics::object_store::{
+    self, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, WriteMultipart,
+};
 use cobro_analytics::sql::{self, SqlParams};
+use cobro_analytics::{ObjectDir, SnapshotDir};
 use cobro_analytics::{QueryError, SnapshotSession, cells, schema};
 use cobro_domain::tables::{COLLECTION_TABLES, TextTable};
 use cobro_domain::{AgeingBuckets, AsOf, money};
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
-use tokio_stream_shim::next_batch;
 
 use crate::import::{SourceFile, TableCounts};
 use crate::parquet_io::{ParquetFile, WriteParquetError};
@@ -36,10 +47,10 @@ pub enum SnapshotError {
         data_dir: PathBuf,
     },
     /// No snapshot exists (for that date).
-    #[error("no snapshot{} in {data_dir}: build one with `cobro snapshot --as-of YYYY-MM-DD`{}", as_of.map(|a| format!(" as of {a}")).unwrap_or_default(), available)]
+    #[error("no snapshot{} in {root}: build one with `cobro snapshot --as-of YYYY-MM-DD`{}", as_of.map(|a| format!(" as of {a}")).unwrap_or_default(), available)]
     NotFound {
-        /// Data directory.
-        data_dir: PathBuf,
+        /// Where snapshots were looked for.
+        root: String,
         /// The date asked for.
         as_of: Option<AsOf>,
         /// The dates that exist, as a sentence.
@@ -54,6 +65,22 @@ pub enum SnapshotError {
         #[source]
         source: std::io::Error,
     },
+    /// An object store refused or failed a request.
+    #[error("object store request failed at {place}: {}", describe(cause))]
+    Object {
+        /// The object's URL.
+        place: String,
+        /// What the store said (shown condensed: S3's error code and message, and what to do).
+        cause: object_store::Error,
+    },
+    /// `--data-dir` names an object store cobro cannot use.
+    #[error("cannot use `{url}` as the data directory: {reason}")]
+    Location {
+        /// What was given.
+        url: String,
+        /// Why not, and what to do.
+        reason: String,
+    },
     /// A table could not be written.
     #[error(transparent)]
     Write(#[from] WriteParquetError),
@@ -66,6 +93,42 @@ pub enum SnapshotError {
         #[source]
         source: QueryError,
     },
+}
+
+/// An object store error in a line: S3's own code and message when the store sent them (not its whole XML
+/// body), and what to do about it when we know.
+fn describe(e: &object_store::Error) -> String {
+    let text = e.to_string();
+    let tag = |name: &str| {
+        let open = format!("<{name}>");
+        let rest = &text[text.find(&open)? + open.len()..];
+        Some(rest[..rest.find("</")?].to_owned())
+    };
+    let said = match (tag("Code"), tag("Message")) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        _ => text.lines().next().unwrap_or_default().to_owned(),
+    };
+    let code = tag("Code").unwrap_or_default();
+    let hint = match e {
+        object_store::Error::NotImplemented { .. } => {
+            " (cobro publishes snapshots with conditional writes, If-None-Match; use a store that supports them, such as AWS S3, MinIO, Cloudflare R2 or moto, and do not set AWS_CONDITIONAL_PUT=disabled)"
+        }
+        object_store::Error::Unauthenticated { .. } | object_store::Error::PermissionDenied { .. } => {
+            " (check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and the bucket policy)"
+        }
+        _ if code == "NoSuchBucket" => " (create the bucket, or check its name, AWS_ENDPOINT and AWS_REGION)",
+        _ if ["AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"].contains(&code.as_str()) => {
+            " (check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and the bucket policy)"
+        }
+        object_store::Error::NotFound { .. } => " (check the bucket name, AWS_ENDPOINT and AWS_REGION)",
+        _ => "",
+    };
+    format!("{said}{hint}")
+}
+
+fn object(place: impl std::fmt::Display) -> impl Fn(object_store::Error) -> SnapshotError {
+    let place = place.to_string();
+    move |cause| SnapshotError::Object { place: place.clone(), cause }
 }
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> SnapshotError + '_ {
@@ -115,22 +178,25 @@ pub struct SnapshotManifest {
     pub bucket_edges: Vec<i64>,
 }
 
-/// A snapshot on disk.
+/// A published snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SnapshotRef {
     /// As-of date.
     pub as_of: AsOf,
     /// Version.
     pub version: u32,
-    /// Directory.
-    pub dir: PathBuf,
+    /// Directory (local or in an object store).
+    pub dir: SnapshotDir,
 }
 
 /// Options of a snapshot build.
 #[derive(Clone)]
 pub struct SnapshotOptions {
-    /// Data directory.
+    /// Data directory: where the staged ledger is (and, when snapshots go to an object store, where they are
+    /// built before the upload).
     pub data_dir: PathBuf,
+    /// Where the snapshot is published.
+    pub root: SnapshotRoot,
     /// As-of date.
     pub as_of: AsOf,
     /// Build time.
@@ -160,7 +226,7 @@ pub const STEPS: [&str; STEP_COUNT as usize] = [
     "publishing",
 ];
 
-/// The snapshots directory.
+/// The snapshots directory of a local data directory.
 pub fn root(data_dir: &Path) -> PathBuf {
     data_dir.join("snapshots")
 }
@@ -173,58 +239,166 @@ fn failpoint(name: &str) {
     }
 }
 
-/// Every published snapshot, oldest first.
-pub fn list(data_dir: &Path) -> Result<Vec<SnapshotRef>, SnapshotError> {
-    let root = root(data_dir);
-    let mut out = Vec::new();
-    let Ok(dates) = fs::read_dir(&root) else {
-        return Ok(out);
-    };
-    for date in dates {
-        let date = date.map_err(io(&root))?.path();
-        let Some(as_of) = date
-            .file_name()
-            .and_then(|n| n.to_str())
-            .and_then(|n| n.strip_prefix("as_of="))
-            .and_then(|d| AsOf::parse(d).ok())
-        else {
-            continue;
-        };
-        for v in fs::read_dir(&date).map_err(io(&date))? {
-            let dir = v.map_err(io(&date))?.path();
-            let version = dir
-                .file_name()
-                .and_then(|n| n.to_str())
-                .and_then(|n| n.strip_prefix("v="))
-                .and_then(|n| n.parse().ok());
-            if let Some(version) = version
-                && dir.join("manifest.json").is_file()
-            {
-                out.push(SnapshotRef { as_of, version, dir });
-            }
-        }
-    }
-    out.sort_by_key(|s| (s.as_of, s.version));
-    Ok(out)
+/// Where snapshots are published and found.
+#[derive(Debug, Clone)]
+pub enum SnapshotRoot {
+    /// `<data_dir>/snapshots` on the local file system.
+    Local(PathBuf),
+    /// `prefix/snapshots` in a bucket of an S3-compatible object store.
+    Object(ObjectDir),
 }
 
-/// The snapshot to read: the latest version of `as_of`, or of the latest date.
-pub fn resolve(data_dir: &Path, as_of: Option<AsOf>) -> Result<SnapshotRef, SnapshotError> {
-    let all = list(data_dir)?;
-    let found = all.iter().rev().find(|s| as_of.is_none_or(|a| a == s.as_of)).cloned();
-    found.ok_or_else(|| {
-        let mut dates: Vec<String> = all.iter().map(|s| s.as_of.to_string()).collect();
-        dates.dedup();
-        let available = if dates.is_empty() { String::new() } else { format!(" (available: {})", dates.join(", ")) };
-        SnapshotError::NotFound { data_dir: data_dir.to_owned(), as_of, available }
-    })
+/// The claim a build puts in a version's directory before it uploads anything there (see [`SnapshotRoot`]).
+const CLAIM: &str = "_claim.json";
+const MANIFEST: &str = "manifest.json";
+
+impl SnapshotRoot {
+    /// The root for `--data-dir`: `s3://bucket/prefix` is an object store, anything else a local directory.
+    ///
+    /// The S3 client takes its settings from the usual environment variables: `AWS_ACCESS_KEY_ID`,
+    /// `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, `AWS_ENDPOINT` (for MinIO, moto or another S3-compatible server) and
+    /// `AWS_ALLOW_HTTP=true` for a plain-HTTP endpoint.
+    pub fn for_data_dir(data_dir: &str) -> Result<Self, SnapshotError> {
+        if !is_object_url(data_dir) {
+            return Ok(Self::Local(root(Path::new(data_dir))));
+        }
+        let bad = |reason: String| SnapshotError::Location { url: data_dir.to_owned(), reason };
+        let rest = data_dir.strip_prefix("s3://").ok_or_else(|| {
+            bad("only S3-compatible object stores are supported: use s3://bucket/prefix or a local path".to_owned())
+        })?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err(bad("the URL names no bucket: use s3://bucket/prefix".to_owned()));
+        }
+        let store = object_store::aws::AmazonS3Builder::from_env()
+            .with_bucket_name(bucket)
+            .build()
+            .map_err(|e| bad(format!("{e}; set AWS_REGION, AWS_ENDPOINT and the credentials in the environment")))?;
+        let base = ObjectStoreUrl::parse(format!("s3://{bucket}")).map_err(|e| bad(e.to_string()))?;
+        let path = object_store::path::Path::parse(prefix.trim_matches('/'))
+            .map_err(|e| bad(format!("the prefix is not a valid object key: {e}")))?
+            .join("snapshots");
+        Ok(Self::Object(ObjectDir { store: std::sync::Arc::new(store), base, path }))
+    }
+
+    /// Every published snapshot, oldest first.
+    pub async fn list(&self) -> Result<Vec<SnapshotRef>, SnapshotError> {
+        let mut out = Vec::new();
+        match self {
+            Self::Local(root) => {
+                let Ok(dates) = fs::read_dir(root) else {
+                    return Ok(out);
+                };
+                for date in dates {
+                    let date = date.map_err(io(root))?.path();
+                    let Some(as_of) = date.file_name().and_then(|n| n.to_str()).and_then(parse_date_dir) else {
+                        continue;
+                    };
+                    for v in fs::read_dir(&date).map_err(io(&date))? {
+                        let dir = v.map_err(io(&date))?.path();
+                        let version = dir.file_name().and_then(|n| n.to_str()).and_then(parse_version_dir);
+                        if let Some(version) = version
+                            && dir.join(MANIFEST).is_file()
+                        {
+                            out.push(SnapshotRef { as_of, version, dir: SnapshotDir::Local(dir) });
+                        }
+                    }
+                }
+            }
+            Self::Object(root) => {
+                for (key, _) in root.list().await.map_err(object(self))? {
+                    let mut parts = key.split('/');
+                    let (Some(date), Some(v), Some(MANIFEST), None) =
+                        (parts.next(), parts.next(), parts.next(), parts.next())
+                    else {
+                        continue;
+                    };
+                    if let (Some(as_of), Some(version)) = (parse_date_dir(date), parse_version_dir(v)) {
+                        let dir = SnapshotDir::Object(root.child(date).child(v));
+                        out.push(SnapshotRef { as_of, version, dir });
+                    }
+                }
+            }
+        }
+        out.sort_by_key(|s| (s.as_of, s.version));
+        Ok(out)
+    }
+
+    /// The snapshot to read: the latest version of `as_of`, or of the latest date.
+    pub async fn resolve(&self, as_of: Option<AsOf>) -> Result<SnapshotRef, SnapshotError> {
+        let all = self.list().await?;
+        let found = all.iter().rev().find(|s| as_of.is_none_or(|a| a == s.as_of)).cloned();
+        found.ok_or_else(|| {
+            let mut dates: Vec<String> = all.iter().map(|s| s.as_of.to_string()).collect();
+            dates.dedup();
+            let available =
+                if dates.is_empty() { String::new() } else { format!(" (available: {})", dates.join(", ")) };
+            SnapshotError::NotFound { root: self.to_string(), as_of, available }
+        })
+    }
+
+    /// The highest version number used under `as_of` (claimed or published), or 0.
+    async fn last_version(&self, as_of: AsOf) -> Result<u32, SnapshotError> {
+        let date = format!("as_of={as_of}");
+        let names: Vec<String> = match self {
+            Self::Local(root) => match fs::read_dir(root.join(&date)) {
+                Ok(entries) => entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect(),
+                Err(_) => Vec::new(),
+            },
+            Self::Object(root) => {
+                let dir = root.child(&date);
+                dir.list()
+                    .await
+                    .map_err(object(SnapshotDir::Object(dir.clone())))?
+                    .into_iter()
+                    .map(|(k, _)| k)
+                    .collect()
+            }
+        };
+        Ok(names.iter().filter_map(|n| parse_version_dir(n.split('/').next().unwrap_or(n))).max().unwrap_or(0))
+    }
+}
+
+impl std::fmt::Display for SnapshotRoot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Local(p) => write!(f, "{}", p.display()),
+            Self::Object(o) => write!(f, "{}", SnapshotDir::Object(o.clone())),
+        }
+    }
+}
+
+/// Whether `--data-dir` names an object store (`scheme://...`) rather than a local directory.
+pub fn is_object_url(data_dir: &str) -> bool {
+    data_dir
+        .split_once("://")
+        .is_some_and(|(scheme, _)| !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric()))
+}
+
+fn parse_date_dir(name: &str) -> Option<AsOf> {
+    name.strip_prefix("as_of=").and_then(|d| AsOf::parse(d).ok())
+}
+
+fn parse_version_dir(name: &str) -> Option<u32> {
+    name.strip_prefix("v=").and_then(|n| n.parse().ok())
 }
 
 /// Reads a snapshot's manifest.
-pub fn read_manifest(dir: &Path) -> Result<SnapshotManifest, SnapshotError> {
-    let path = dir.join("manifest.json");
-    let text = fs::read_to_string(&path).map_err(io(&path))?;
-    serde_json::from_str(&text).map_err(|e| SnapshotError::Io { path, source: std::io::Error::other(e) })
+pub async fn read_manifest(dir: &SnapshotDir) -> Result<SnapshotManifest, SnapshotError> {
+    let bytes = match dir {
+        SnapshotDir::Local(dir) => {
+            let path = dir.join(MANIFEST);
+            fs::read(&path).map_err(io(&path))?
+        }
+        SnapshotDir::Object(o) => {
+            let get = o.store.get(&o.key(MANIFEST)).await.map_err(object(o.url_of(MANIFEST)))?;
+            get.bytes().await.map_err(object(o.url_of(MANIFEST)))?.to_vec()
+        }
+    };
+    serde_json::from_slice(&bytes).map_err(|e| SnapshotError::Io {
+        path: PathBuf::from(dir.location_of(MANIFEST)),
+        source: std::io::Error::other(e),
+    })
 }
 
 /// The SQL parameters a snapshot's views are rendered with.
@@ -269,10 +443,15 @@ pub async fn build(opts: &SnapshotOptions) -> Result<(SnapshotRef, SnapshotManif
     let staged = staging::dir(&opts.data_dir);
     let import = staging::read_manifest(&opts.data_dir)
         .map_err(|_| SnapshotError::NoStaging { data_dir: opts.data_dir.clone() })?;
-    let root = root(&opts.data_dir);
-    fs::create_dir_all(&root).map_err(io(&root))?;
-    clean_stale(&root);
-    let tmp = root.join(format!(".tmp-{}-{}", opts.as_of, std::process::id()));
+    // Built next to its final place on the file system (one rename publishes it), or in the data directory when
+    // it goes to an object store (uploaded from there).
+    let build_dir = match &opts.root {
+        SnapshotRoot::Local(root) => root.clone(),
+        SnapshotRoot::Object(_) => opts.data_dir.join(".snapshot-build"),
+    };
+    fs::create_dir_all(&build_dir).map_err(io(&build_dir))?;
+    clean_stale(&build_dir);
+    let tmp = build_dir.join(format!(".tmp-{}-{}", opts.as_of, std::process::id()));
     if tmp.exists() {
         fs::remove_dir_all(&tmp).map_err(io(&tmp))?;
     }
@@ -375,7 +554,7 @@ pub async fn build(opts: &SnapshotOptions) -> Result<(SnapshotRef, SnapshotManif
         let rows = parquet_rows(&path)?;
         files.insert(table.to_owned(), DataFile { rows, bytes, sha256 });
     }
-    let mut manifest = SnapshotManifest {
+    let manifest = SnapshotManifest {
         schema_version: staging::SCHEMA_VERSION,
         as_of: opts.as_of,
         version: 0,
@@ -390,25 +569,43 @@ pub async fn build(opts: &SnapshotOptions) -> Result<(SnapshotRef, SnapshotManif
         latest_payment_date,
         bucket_edges: opts.buckets.upper_edges().to_vec(),
     };
-    let date_dir = root.join(format!("as_of={}", opts.as_of));
+    match &opts.root {
+        SnapshotRoot::Local(root) => publish_local(&opts.root, root, &tmp, manifest, &step).await,
+        SnapshotRoot::Object(root) => {
+            let published = publish_object(&opts.root, root, &tmp, manifest, &step).await;
+            if published.is_ok() {
+                let _ = fs::remove_dir_all(&tmp);
+            }
+            published
+        }
+    }
+}
+
+/// Publishes the snapshot built in `tmp` under the next free version of its date, by one rename. The rename fails
+/// if another build took that number first (the target is then a non-empty directory), and we move on to the next.
+async fn publish_local(
+    at: &SnapshotRoot,
+    root: &Path,
+    tmp: &Path,
+    mut manifest: SnapshotManifest,
+    step: &impl Fn(u32),
+) -> Result<(SnapshotRef, SnapshotManifest), SnapshotError> {
+    let date_dir = root.join(format!("as_of={}", manifest.as_of));
     fs::create_dir_all(&date_dir).map_err(io(&date_dir))?;
-    fsutil::sync_dir(&root).map_err(io(&root))?;
+    fsutil::sync_dir(root).map_err(io(root))?;
     failpoint("snapshot-before-publish");
     step(6);
-    // Publish under the next free version. The rename fails if another build took that number first
-    // (the target is then a non-empty directory), and we move on to the next one.
-    let mut version = next_version(&date_dir)?;
+    let mut version = at.last_version(manifest.as_of).await? + 1;
     loop {
         manifest.version = version;
-        let text = serde_json::to_string_pretty(&manifest)
-            .map_err(|e| SnapshotError::Io { path: tmp.clone(), source: std::io::Error::other(e) })?;
-        fsutil::write_synced(&tmp.join("manifest.json"), text.as_bytes()).map_err(io(&tmp))?;
-        fsutil::sync_dir(&tmp).map_err(io(&tmp))?;
+        fsutil::write_synced(&tmp.join(MANIFEST), &manifest_json(&manifest, tmp)?).map_err(io(tmp))?;
+        fsutil::sync_dir(tmp).map_err(io(tmp))?;
         let target = date_dir.join(format!("v={version}"));
-        match fs::rename(&tmp, &target) {
+        match fs::rename(tmp, &target) {
             Ok(()) => {
                 fsutil::sync_dir(&date_dir).map_err(io(&date_dir))?;
-                return Ok((SnapshotRef { as_of: opts.as_of, version, dir: target }, manifest));
+                let snap = SnapshotRef { as_of: manifest.as_of, version, dir: SnapshotDir::Local(target) };
+                return Ok((snap, manifest));
             }
             Err(e) if target.exists() && version < u32::MAX => {
                 tracing::debug!("version {version} was taken ({e}); trying the next");
@@ -419,15 +616,93 @@ pub async fn build(opts: &SnapshotOptions) -> Result<(SnapshotRef, SnapshotManif
     }
 }
 
-fn next_version(date_dir: &Path) -> Result<u32, SnapshotError> {
-    let mut max = 0;
-    for e in fs::read_dir(date_dir).map_err(io(date_dir))? {
-        let name = e.map_err(io(date_dir))?.file_name();
-        if let Some(v) = name.to_str().and_then(|n| n.strip_prefix("v=")).and_then(|n| n.parse::<u32>().ok()) {
-            max = max.max(v);
+/// Publishes the snapshot built in `tmp` to an object store, manifest last (decision 0015):
+/// 1. claim the next free version with a conditional create of `v=N/_claim.json` (If-None-Match: `*`); when
+///    another build has it, try N+1;
+/// 2. upload the data files into `v=N/`, which no other build writes to;
+/// 3. create `v=N/manifest.json`, conditionally too. Readers list only versions with a manifest, and a PUT is
+///    atomic and read-after-write consistent, so the snapshot appears whole or not at all.
+///
+/// A build that dies before step 3 leaves a claimed version without a manifest: invisible, and skipped by the
+/// next build.
+async fn publish_object(
+    at: &SnapshotRoot,
+    root: &ObjectDir,
+    tmp: &Path,
+    mut manifest: SnapshotManifest,
+    step: &impl Fn(u32),
+) -> Result<(SnapshotRef, SnapshotManifest), SnapshotError> {
+    failpoint("snapshot-before-publish");
+    step(6);
+    let date = root.child(&format!("as_of={}", manifest.as_of));
+    let mut version = at.last_version(manifest.as_of).await? + 1;
+    let claim = serde_json::json!({
+        "created_at": manifest.created_at,
+        "pid": std::process::id(),
+        "host": std::env::var("HOSTNAME").unwrap_or_default(),
+    })
+    .to_string();
+    let create = PutOptions { mode: PutMode::Create, ..PutOptions::default() };
+    let dir = loop {
+        let dir = date.child(&format!("v={version}"));
+        match dir.store.put_opts(&dir.key(CLAIM), PutPayload::from(claim.clone()), create.clone()).await {
+            Ok(_) => break dir,
+            Err(object_store::Error::AlreadyExists { .. }) if version < u32::MAX => {
+                tracing::debug!("version {version} was claimed by another build; trying the next");
+                version += 1;
+            }
+            Err(e) => return Err(object(dir.url_of(CLAIM))(e)),
         }
+    };
+    for table in manifest.files.keys() {
+        let name = format!("{table}.parquet");
+        upload(&dir, &name, &tmp.join(&name)).await?;
     }
-    Ok(max + 1)
+    failpoint("snapshot-before-manifest");
+    manifest.version = version;
+    let text = manifest_json(&manifest, tmp)?;
+    dir.store
+        .put_opts(&dir.key(MANIFEST), PutPayload::from(text), create)
+        .await
+        .map_err(object(dir.url_of(MANIFEST)))?;
+    Ok((SnapshotRef { as_of: manifest.as_of, version, dir: SnapshotDir::Object(dir) }, manifest))
+}
+
+fn manifest_json(manifest: &SnapshotManifest, tmp: &Path) -> Result<Vec<u8>, SnapshotError> {
+    serde_json::to_vec_pretty(manifest)
+        .map_err(|e| SnapshotError::Io { path: tmp.to_owned(), source: std::io::Error::other(e) })
+}
+
+/// Part size of a multipart upload (S3's minimum is 5 MiB); smaller files go in one PUT.
+const PART_BYTES: usize = 16 << 20;
+
+/// Uploads a local file to `dir/name`: one PUT when small, a multipart upload when large (a part at a time, a few
+/// in flight, so memory stays bounded by a few parts).
+async fn upload(dir: &ObjectDir, name: &str, path: &Path) -> Result<(), SnapshotError> {
+    use std::io::Read;
+    let key = dir.key(name);
+    let fail = object(dir.url_of(name));
+    let mut file = fs::File::open(path).map_err(io(path))?;
+    let size = file.metadata().map_err(io(path))?.len();
+    if size <= PART_BYTES as u64 {
+        let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+        file.read_to_end(&mut bytes).map_err(io(path))?;
+        dir.store.put(&key, PutPayload::from(bytes)).await.map_err(fail)?;
+        return Ok(());
+    }
+    let mut writer =
+        WriteMultipart::new_with_chunk_size(dir.store.put_multipart(&key).await.map_err(&fail)?, PART_BYTES);
+    let mut buf = vec![0u8; PART_BYTES];
+    loop {
+        let n = file.read(&mut buf).map_err(io(path))?;
+        if n == 0 {
+            break;
+        }
+        writer.wait_for_capacity(4).await.map_err(&fail)?;
+        writer.write(&buf[..n]);
+    }
+    writer.finish().await.map_err(fail)?;
+    Ok(())
 }
 
 fn parquet_rows(path: &Path) -> Result<u64, SnapshotError> {
@@ -451,7 +726,7 @@ async fn write_rebatched(mut stream: SendableRecordBatchStream, mut out: Parquet
         source: QueryError::Plan { message: e.to_string() },
     };
     loop {
-        let next = next_batch(&mut stream).await.map_err(|e| derive(&e))?;
+        let next = stream.next().await.transpose().map_err(|e| derive(&e))?;
         let done = next.is_none();
         if let Some(b) = next {
             pending_rows += b.num_rows();
@@ -470,16 +745,4 @@ async fn write_rebatched(mut stream: SendableRecordBatchStream, mut out: Parquet
         }
     }
     Ok(out.finish()?)
-}
-
-/// Pulling the next batch off a DataFusion stream without adding a `futures` dependency to this crate.
-mod tokio_stream_shim {
-    use cobro_analytics::arrow::record_batch::RecordBatch;
-    use cobro_analytics::datafusion::error::DataFusionError;
-    use cobro_analytics::datafusion::execution::SendableRecordBatchStream;
-
-    /// The next batch, or `None` at the end.
-    pub async fn next_batch(stream: &mut SendableRecordBatchStream) -> Result<Option<RecordBatch>, DataFusionError> {
-        std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await.transpose()
-    }
 }

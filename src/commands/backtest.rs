@@ -15,7 +15,7 @@ pub async fn run(ctx: &Ctx, args: BacktestArgs) -> anyhow::Result<Done> {
     if args.from > args.to {
         anyhow::bail!("--from must not be after --to");
     }
-    let (snap, manifest, params) = ctx.resolve(args.as_of)?;
+    let (snap, manifest, params) = ctx.resolve(args.as_of).await?;
     let months = backtest::month_ends(first_day(args.from)?, cobro_domain::asof::month_end(first_day(args.to)?));
     let rows = backtest::run(&snap.dir, &params, &months).await?;
     let (schema, batch) = backtest::to_batch(&rows)?;

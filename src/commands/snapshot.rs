@@ -4,7 +4,18 @@ use crate::cli::SnapshotArgs;
 use crate::{Done, progress};
 
 pub async fn run(ctx: &super::Ctx, args: SnapshotArgs) -> anyhow::Result<Done> {
-    let (snap, manifest) = build(ctx, args.as_of).await?;
+    let Some(as_of) = args.as_of else {
+        let all = ctx.snapshots.list().await?;
+        if all.is_empty() {
+            out!("no snapshots in {}", ctx.snapshots)?;
+        }
+        for s in &all {
+            let m = cobro_pipeline::snapshot::read_manifest(&s.dir).await?;
+            out!("{}  v={:<3} built {}  {}", s.as_of, s.version, m.created_at.format("%Y-%m-%d %H:%M:%S UTC"), s.dir)?;
+        }
+        return Ok(Done::Clean);
+    };
+    let (snap, manifest) = build(ctx, as_of).await?;
     print_summary(&snap, &manifest)?;
     Ok(Done::Clean)
 }
@@ -19,7 +30,7 @@ pub async fn build(ctx: &super::Ctx, as_of: cobro_domain::AsOf) -> anyhow::Resul
 }
 
 pub fn print_summary(snap: &SnapshotRef, m: &SnapshotManifest) -> std::io::Result<()> {
-    out!("snapshot as of {} version {} written to {}", snap.as_of, snap.version, snap.dir.display())?;
+    out!("snapshot as of {} version {} written to {}", snap.as_of, snap.version, snap.dir)?;
     for (table, f) in &m.files {
         out!("  {:<12} {:>12} rows  {:>12} bytes  sha256 {}", table, f.rows, f.bytes, &f.sha256[..16])?;
     }

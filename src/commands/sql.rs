@@ -6,7 +6,7 @@ use crate::cli::SqlArgs;
 use crate::{Done, output};
 
 pub async fn run(ctx: &Ctx, args: SqlArgs) -> anyhow::Result<Done> {
-    let (snap, _, mut params) = ctx.resolve(args.as_of)?;
+    let (snap, _, mut params) = ctx.resolve(args.as_of).await?;
     if let Some(buckets) = args.buckets {
         params.buckets = buckets;
     }

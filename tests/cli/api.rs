@@ -796,7 +796,7 @@ fn the_web_uis_cookie_needs_the_ui_header_for_changes_and_a_snapshot_job_reports
 }
 
 /// psql, the real client, against `cobro serve --pgwire`.
-fn psql(port: u16, password: &str, commands: &[&str]) -> std::process::Output {
+pub(super) fn psql(port: u16, password: &str, commands: &[&str]) -> std::process::Output {
     let mut c = Command::new("psql");
     c.args([
         "-h",
