@@ -110,6 +110,23 @@ impl Browser {
         self.find(css).await.text().await.expect("text")
     }
 
+    /// Waits until `check` of one element's text holds: for text a script fills in after an answer arrives (an
+    /// error under a form, say), which is on the page, empty, before then.
+    async fn text_until(&self, css: &str, what: &str, check: impl Fn(&str) -> bool) -> String {
+        let started = Instant::now();
+        loop {
+            let text = self.text(css).await;
+            if check(&text) {
+                return text;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "timed out waiting for {what}; `{css}` says: {text:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    }
+
     async fn path(&self) -> String {
         let url = self.c.current_url().await.expect("url");
         format!("{}{}", url.path(), url.query().map(|q| format!("?{q}")).unwrap_or_default())
@@ -480,8 +497,8 @@ async fn admin_builds_a_snapshot_saves_a_plan_and_queries(b: &Browser, w: &World
     sql.clear().await.expect("clear");
     sql.send_keys("DROP TABLE ageing").await.expect("type");
     b.find("#sql-form button[type=submit]").await.click().await.expect("run");
-    let refused = b.text("#sql-form .error").await;
-    assert!(refused.contains("only queries run here"), "{refused}");
+    // The error paragraph is on the page (empty) before the answer comes: wait for its text.
+    b.text_until("#sql-form .error", "the refusal", |t| t.contains("only queries run here")).await;
 
     // On a phone: the queue still reads and its buttons still work.
     b.login(&w.col02).await;
