@@ -18,6 +18,11 @@ pub struct Cli {
     /// `--data-dir` is an object store; by default the data directory itself (when local), else ./cobro-work.
     #[arg(long, global = true, env = "COBRO_WORK_DIR", value_name = "DIR")]
     pub work_dir: Option<PathBuf>,
+    /// Where snapshots read from an object store are copied, each file checked against the manifest's sha256,
+    /// before they are queried (once per snapshot version; later queries make no request for data); `off` reads the
+    /// store on every query instead. By default `<work-dir>/snapshot-cache`.
+    #[arg(long, global = true, env = "COBRO_SNAPSHOT_CACHE", value_name = "DIR|off")]
+    pub snapshot_cache: Option<String>,
     /// Segment rules and work-queue settings (TOML); by default the built-in data/strategies/segments.toml.
     #[arg(long, global = true, env = "COBRO_SEGMENTS", value_name = "FILE")]
     pub segments: Option<PathBuf>,

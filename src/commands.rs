@@ -39,7 +39,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<Done> {
         cobro_pipeline::snapshot::SnapshotRoot::Local(_) => std::path::PathBuf::from(&cli.data_dir),
         cobro_pipeline::snapshot::SnapshotRoot::Object(_) => std::path::PathBuf::from("./cobro-work"),
     });
+    let cache = match cli.snapshot_cache.as_deref() {
+        Some("off") => None,
+        Some(dir) => Some(std::path::PathBuf::from(dir)),
+        None => Some(work_dir.join("snapshot-cache")),
+    };
     let mut ctx = Ctx::new(work_dir, cli.segments, cli.workflow, cli.templates, cli.store);
+    if matches!(root, cobro_pipeline::snapshot::SnapshotRoot::Object(_)) {
+        ctx.snapshot_cache = cache.map(cobro_pipeline::snapshot_cache::SnapshotCache::new);
+    }
     ctx.snapshots = root;
     match cli.command {
         Command::Demo(args) => demo::run(ctx, args).await,

@@ -11,6 +11,7 @@ use cobro_analytics::{RecordBatchTable, SnapshotSession, schema};
 use cobro_domain::AsOf;
 use cobro_domain::tables::TextTable;
 use cobro_pipeline::snapshot::{self as snap, SnapshotManifest, SnapshotRef, SnapshotRoot};
+use cobro_pipeline::snapshot_cache::SnapshotCache;
 use cobro_workflow::{Store, WorkflowConfig};
 
 /// What every command and request may need besides its own arguments.
@@ -20,6 +21,9 @@ pub struct Ctx {
     pub data_dir: PathBuf,
     /// Where snapshots are published and read: `<data_dir>/snapshots`, or a prefix in an object store.
     pub snapshots: SnapshotRoot,
+    /// Where snapshots read from an object store are copied and checked before they are queried (`None`: read
+    /// the store directly on every query).
+    pub snapshot_cache: Option<SnapshotCache>,
     /// `--segments FILE`, when given.
     pub segments: Option<PathBuf>,
     /// `--workflow FILE`, when given.
@@ -56,6 +60,7 @@ impl Ctx {
     ) -> Self {
         Self {
             snapshots: SnapshotRoot::Local(snap::root(&data_dir)),
+            snapshot_cache: None,
             data_dir,
             segments,
             workflow,
@@ -76,10 +81,18 @@ impl Ctx {
         Ok(params)
     }
 
-    /// Finds the snapshot of `as_of` (the latest when `None`): where it is, its manifest, its SQL parameters.
+    /// Finds the snapshot of `as_of` (the latest when `None`): where to read it, its manifest, its SQL
+    /// parameters. A snapshot in an object store is read from its checked local copy when there is a
+    /// [`snapshot_cache`](Self::snapshot_cache).
     pub async fn resolve(&self, as_of: Option<AsOf>) -> anyhow::Result<(SnapshotRef, SnapshotManifest, SqlParams)> {
         let snap = self.snapshots.resolve(as_of).await?;
-        let manifest = snap::read_manifest(&snap.dir).await?;
+        let (snap, manifest) = match &self.snapshot_cache {
+            Some(cache) => cache.local(&snap).await?,
+            None => {
+                let manifest = snap::read_manifest(&snap.dir).await?;
+                (snap, manifest)
+            }
+        };
         let params = self.params(&manifest)?;
         Ok((snap, manifest, params))
     }

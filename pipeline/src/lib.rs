@@ -10,4 +10,5 @@ pub mod mapping;
 pub mod parquet_io;
 pub mod parse;
 pub mod snapshot;
+pub mod snapshot_cache;
 pub mod staging;

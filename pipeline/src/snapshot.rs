@@ -81,6 +81,18 @@ pub enum SnapshotError {
         /// Why not, and what to do.
         reason: String,
     },
+    /// A data file in the store is not the one the manifest lists: changed or damaged after it was published.
+    #[error(
+        "{place} is not the file the snapshot's manifest lists (expected {expected}, found {found}): it was changed or damaged after the snapshot was published; build a new snapshot, and find out what wrote to the bucket"
+    )]
+    Tampered {
+        /// The object's URL.
+        place: String,
+        /// Size and sha256 in the manifest.
+        expected: String,
+        /// Size and sha256 of what the store sent.
+        found: String,
+    },
     /// A table could not be written.
     #[error(transparent)]
     Write(#[from] WriteParquetError),
@@ -126,12 +138,12 @@ fn describe(e: &object_store::Error) -> String {
     format!("{said}{hint}")
 }
 
-fn object(place: impl std::fmt::Display) -> impl Fn(object_store::Error) -> SnapshotError {
+pub(crate) fn object(place: impl std::fmt::Display) -> impl Fn(object_store::Error) -> SnapshotError {
     let place = place.to_string();
     move |cause| SnapshotError::Object { place: place.clone(), cause }
 }
 
-fn io(path: &Path) -> impl Fn(std::io::Error) -> SnapshotError + '_ {
+pub(crate) fn io(path: &Path) -> impl Fn(std::io::Error) -> SnapshotError + '_ {
     move |source| SnapshotError::Io { path: path.to_owned(), source }
 }
 
@@ -250,7 +262,7 @@ pub enum SnapshotRoot {
 
 /// The claim a build puts in a version's directory before it uploads anything there (see [`SnapshotRoot`]).
 const CLAIM: &str = "_claim.json";
-const MANIFEST: &str = "manifest.json";
+pub(crate) const MANIFEST: &str = "manifest.json";
 
 impl SnapshotRoot {
     /// The root for `--data-dir`: `s3://bucket/prefix` is an object store, anything else a local directory.
@@ -395,10 +407,13 @@ pub async fn read_manifest(dir: &SnapshotDir) -> Result<SnapshotManifest, Snapsh
             get.bytes().await.map_err(object(o.url_of(MANIFEST)))?.to_vec()
         }
     };
-    serde_json::from_slice(&bytes).map_err(|e| SnapshotError::Io {
-        path: PathBuf::from(dir.location_of(MANIFEST)),
-        source: std::io::Error::other(e),
-    })
+    parse_manifest(&bytes, &dir.location_of(MANIFEST))
+}
+
+/// A manifest's JSON, read from `place`.
+pub(crate) fn parse_manifest(bytes: &[u8], place: &str) -> Result<SnapshotManifest, SnapshotError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| SnapshotError::Io { path: PathBuf::from(place), source: std::io::Error::other(e) })
 }
 
 /// The SQL parameters a snapshot's views are rendered with.

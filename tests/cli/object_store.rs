@@ -81,17 +81,40 @@ impl S3 {
         keys
     }
 
-    /// An object's text, read with boto3 (the server refuses unsigned reads of objects).
-    fn get(&self, key: &str) -> String {
-        let script = "import sys, boto3; print(boto3.client('s3', endpoint_url=sys.argv[1], aws_access_key_id='test', \
-                      aws_secret_access_key='test', region_name='us-east-1').get_object(Bucket=sys.argv[2], \
-                      Key=sys.argv[3])['Body'].read().decode(), end='')";
+    /// Runs `code` in Python with `s3` (a boto3 client of this server), `bucket` and `args` (the rest of `args`)
+    /// defined, and returns what it printed. For what the server refuses unsigned (reading, writing or deleting an
+    /// object), as a tool other than cobro would do it.
+    fn boto(&self, code: &str, args: &[&str]) -> String {
+        let script = format!(
+            "import sys, boto3\ns3 = boto3.client('s3', endpoint_url=sys.argv[1], aws_access_key_id='test', \
+             aws_secret_access_key='test', region_name='us-east-1')\nbucket = sys.argv[2]\nargs = sys.argv[3:]\n{code}"
+        );
         let o = Command::new("python3")
-            .args(["-c", script, &format!("http://127.0.0.1:{}", self.port), BUCKET, key])
+            .args(["-c", &script, &format!("http://127.0.0.1:{}", self.port), BUCKET])
+            .args(args)
             .output()
             .expect("python3 runs");
-        assert!(o.status.success(), "get {key}: {}", text(&o));
+        assert!(o.status.success(), "{code} {args:?}: {}", text(&o));
         String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    /// An object's text.
+    fn get(&self, key: &str) -> String {
+        self.boto("print(s3.get_object(Bucket=bucket, Key=args[0])['Body'].read().decode(), end='')", &[key])
+    }
+
+    /// Replaces (or creates) an object with a local file's bytes.
+    fn put(&self, key: &str, file: &Path) {
+        self.boto(
+            "s3.put_object(Bucket=bucket, Key=args[0], Body=open(args[1], 'rb').read())",
+            &[key, &file.display().to_string()],
+        );
+    }
+
+    /// Deletes objects.
+    fn delete(&self, keys: &[String]) {
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        self.boto("for k in args: s3.delete_object(Bucket=bucket, Key=k)", &keys);
     }
 }
 
@@ -141,10 +164,14 @@ fn a_snapshot_published_to_s3_answers_like_the_same_snapshot_on_disk() {
     assert_eq!(in_s3["version"], 1);
     assert_eq!(in_s3["control_totals"], on_disk["control_totals"]);
 
-    // Every KPI and a checked query read the same from S3 as from disk.
+    // Every KPI and a checked query read the same from S3 as from disk: straight from the store, and from the
+    // checked local copy (the default).
     let kpis = ["metrics", "--as-of", "2024-12-31", "--format", "json"];
-    let from_s3 = ok(s3.cobro("acme", work.path(), &kpis));
+    let from_s3 = ok(s3.command("acme", work.path(), &kpis).env("COBRO_SNAPSHOT_CACHE", "off").output().expect("runs"));
+    assert!(!work.path().join("snapshot-cache").exists(), "off means no copy");
     assert_eq!(from_s3, ok(super::cobro(local.path(), &kpis)));
+    assert_eq!(from_s3, ok(s3.cobro("acme", work.path(), &kpis)));
+    assert!(work.path().join("snapshot-cache").join(BUCKET).join(dir).join("manifest.json").is_file());
     assert!(from_s3.contains("\"dso\""), "{from_s3}");
     let q =
         ["sql", "--format", "csv", "SELECT COUNT(*) AS n, SUM(amount) AS total FROM documents WHERE kind = 'invoice'"];
@@ -287,4 +314,104 @@ fn a_data_dir_url_cobro_cannot_use_gets_an_error_that_says_what_to_do() {
         e.contains(&format!("no snapshot in s3://{BUCKET}/empty/snapshots: build one with `cobro snapshot")),
         "{e}"
     );
+}
+
+#[test]
+fn a_snapshot_in_s3_is_read_from_a_checked_local_copy_that_follows_the_bucket() {
+    let s3 = S3::start();
+    let work = tempfile::tempdir().expect("tempdir");
+    let (prefix, dir) = ("copy", "copy/snapshots/as_of=2024-06-30/v=1/");
+    s3.import(prefix, work.path(), "open-items");
+    ok(s3.cobro(prefix, work.path(), &["snapshot", "--as-of", "2024-06-30"]));
+    let count = ["sql", "--format", "csv", "SELECT COUNT(*) AS n FROM open_items"];
+    assert_eq!(ok(s3.cobro(prefix, work.path(), &count)), "n\n14\n");
+
+    // The copy: the manifest as the bucket has it, and every data file with the manifest's sha256.
+    let copy = work.path().join("snapshot-cache").join(BUCKET).join(dir);
+    let manifest = s3.get(&format!("{dir}manifest.json"));
+    assert_eq!(std::fs::read_to_string(copy.join("manifest.json")).expect("copied manifest"), manifest);
+    let listed: serde_json::Value = serde_json::from_str(&manifest).expect("json");
+    let files = listed["files"].as_object().expect("files");
+    let mut copied: Vec<String> = std::fs::read_dir(&copy)
+        .expect("copy")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into())
+        .collect();
+    copied.sort();
+    let mut expected: Vec<String> =
+        files.keys().map(|t| format!("{t}.parquet")).chain(["manifest.json".into()]).collect();
+    expected.sort();
+    assert_eq!(copied, expected, "exactly the manifest's files, nothing half-written");
+    for (table, f) in files {
+        let bytes = std::fs::read(copy.join(format!("{table}.parquet"))).expect("copied file");
+        assert_eq!(
+            hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)),
+            f["sha256"].as_str().expect("sha"),
+            "{table}"
+        );
+    }
+
+    // Queries read the copy: with the documents gone from the bucket, they still answer; read straight from the
+    // store they cannot, and the error names the table.
+    let documents = ["sql", "--format", "csv", "SELECT COUNT(*) AS n, SUM(amount) AS total FROM documents"];
+    let before = ok(s3.cobro(prefix, work.path(), &documents));
+    assert!(before.starts_with("n,total\n") && !before.contains("\n0,"), "{before}");
+    s3.delete(&[format!("{dir}documents.parquet")]);
+    assert_eq!(ok(s3.cobro(prefix, work.path(), &documents)), before);
+    let o = s3.command(prefix, work.path(), &documents).env("COBRO_SNAPSHOT_CACHE", "off").output().expect("runs");
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("table 'cobro.snapshot.documents' not found"), "{}", text(&o));
+
+    // A file changed behind the manifest's back is refused on copying, naming it, and no copy is left to read.
+    s3.put(&format!("{dir}documents.parquet"), &work.path().join("staging/customers.parquet"));
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    let o =
+        s3.command(prefix, work.path(), &count).env("COBRO_SNAPSHOT_CACHE", elsewhere.path()).output().expect("runs");
+    assert!(!o.status.success(), "{}", text(&o));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        e.contains(&format!("s3://{BUCKET}/{dir}documents.parquet is not the file the snapshot's manifest lists")),
+        "{e}"
+    );
+    let fresh = elsewhere.path().join(BUCKET).join(dir);
+    assert!(!fresh.join("manifest.json").exists(), "an unchecked copy is never complete");
+    let parts = std::fs::read_dir(&fresh)
+        .expect("dir")
+        .filter(|e| e.as_ref().is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".part")));
+    assert_eq!(parts.count(), 0, "no temporary file is left behind");
+
+    // The bucket emptied and the date rebuilt from another ledger: v=1 again, with another manifest. The copy
+    // follows it instead of answering from the old one.
+    s3.delete(&s3.keys(prefix));
+    s3.import(prefix, work.path(), "metrics");
+    ok(s3.cobro(prefix, work.path(), &["snapshot", "--as-of", "2024-06-30"]));
+    let on_disk = fixture_snapshots("metrics", &["2024-06-30"]);
+    let n = ok(super::cobro(on_disk.path(), &count));
+    assert_ne!(n, "n\n14\n");
+    assert_eq!(ok(s3.cobro(prefix, work.path(), &count)), n);
+    assert_eq!(
+        std::fs::read_to_string(copy.join("manifest.json")).expect("manifest"),
+        s3.get(&format!("{dir}manifest.json"))
+    );
+
+    // Two processes copying the same snapshot at once both answer, and leave one whole copy.
+    let shared = tempfile::tempdir().expect("tempdir");
+    let spawn = || {
+        s3.command(prefix, work.path(), &count)
+            .env("COBRO_SNAPSHOT_CACHE", shared.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn")
+    };
+    let (a, b) = (spawn(), spawn());
+    for o in [a.wait_with_output().expect("a"), b.wait_with_output().expect("b")] {
+        assert_eq!(ok(o), n);
+    }
+    let whole = shared.path().join(BUCKET).join(dir);
+    let mut left: Vec<String> = std::fs::read_dir(&whole)
+        .expect("copy")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into())
+        .collect();
+    left.sort();
+    assert_eq!(left, expected, "one whole copy, no temporary files");
 }

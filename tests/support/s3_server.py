@@ -2,10 +2,12 @@
 
 Usage: python3 s3_server.py BUCKET
 Creates BUCKET, prints `PORT <n>` and serves until its standard input is closed (the test holding it ends).
-Installed by ci/install.sh (`moto[server]`).
+Installed by ci/install.sh (`moto[server]`). With S3_REQUEST_LOG=FILE set, every request is logged to FILE, one
+line each (bench/object_store.py counts them).
 """
 
 import logging
+import os
 import sys
 
 import boto3
@@ -13,7 +15,14 @@ from moto.server import ThreadedMotoServer
 
 
 def main() -> None:
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    requests = logging.getLogger("werkzeug")
+    log = os.environ.get("S3_REQUEST_LOG")
+    if log:
+        requests.setLevel(logging.INFO)
+        requests.addHandler(logging.FileHandler(log))
+        requests.propagate = False
+    else:
+        requests.setLevel(logging.ERROR)
     bucket = sys.argv[1]
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
