@@ -7,6 +7,7 @@
 
 pub mod backtest;
 pub mod cells;
+pub mod deadline;
 pub mod error;
 pub mod location;
 pub mod schema;
@@ -21,4 +22,4 @@ pub use datafusion::parquet;
 pub use error::QueryError;
 pub use location::{ObjectDir, SnapshotDir};
 pub use object_store;
-pub use session::{RecordBatchTable, SnapshotSession};
+pub use session::{RecordBatchTable, SnapshotSession, SqlBounds};

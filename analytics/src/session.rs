@@ -54,6 +54,15 @@ fn half_of_physical_memory() -> Option<usize> {
     Some(kib / 2 * 1024)
 }
 
+/// What one query from someone else may use.
+#[derive(Debug, Clone, Copy)]
+pub struct SqlBounds {
+    /// Memory, in bytes.
+    pub memory_bytes: usize,
+    /// Time.
+    pub time: std::time::Duration,
+}
+
 /// A named in-memory table that replaces the snapshot's table of that name.
 #[derive(Debug, Clone)]
 pub struct RecordBatchTable {
@@ -198,11 +207,10 @@ impl SnapshotSession {
 
     /// Plans a query from someone else (the API's SQL endpoint): queries only. DDL (CREATE, DROP, ...), DML
     /// (INSERT, COPY, ...) and statements (SET, ...) are refused by DataFusion's planner before anything runs. Its
-    /// execution is bounded to `bytes` of memory in a pool of its own (the tables and views are shared): one
-    /// analyst's query cannot take the server's memory. Sorts and aggregates spill to disk at the bound; a query
-    /// that still needs more fails with "Resources exhausted".
-    pub async fn sql_read_only(&self, query: &str, bytes: usize) -> Result<DataFrame, QueryError> {
-        Self::bounded(&self.ctx, bytes)?
+    /// execution is bounded ([`bounded`](Self::bounded)): one analyst's query cannot take the server's memory or
+    /// run for ever.
+    pub async fn sql_read_only(&self, query: &str, bounds: SqlBounds) -> Result<DataFrame, QueryError> {
+        Self::bounded(&self.ctx, bounds)?
             .sql_with_options(query, Self::queries_only())
             .await
             .map_err(|e| QueryError::from_plan(e, &self.names))
@@ -237,12 +245,15 @@ impl SnapshotSession {
         Ok(SessionContext::new_with_state(state))
     }
 
-    /// `ctx` with a fair memory pool of `bytes` of its own (one connection's queries; see
-    /// [`sql_read_only`](Self::sql_read_only)).
-    pub fn bounded(ctx: &SessionContext, bytes: usize) -> Result<SessionContext, QueryError> {
-        let runtime = fair_pool_runtime(bytes, Some(ctx)).map_err(|source| QueryError::Execute { source })?;
+    /// `ctx` for one connection's queries: a fair memory pool of `bounds.memory_bytes` of its own (sorts and
+    /// aggregates spill to disk at it; a query that still needs more fails with "Resources exhausted"), and every
+    /// query stopped with [`Overran`](crate::deadline::Overran) after `bounds.time`.
+    pub fn bounded(ctx: &SessionContext, bounds: SqlBounds) -> Result<SessionContext, QueryError> {
+        let runtime =
+            fair_pool_runtime(bounds.memory_bytes, Some(ctx)).map_err(|source| QueryError::Execute { source })?;
         let state = datafusion::execution::SessionStateBuilder::new_from_existing(ctx.state())
             .with_runtime_env(runtime)
+            .with_physical_optimizer_rule(Arc::new(crate::deadline::Deadline { limit: bounds.time }))
             .build();
         Ok(SessionContext::new_with_state(state))
     }

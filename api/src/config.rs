@@ -80,6 +80,10 @@ impl ServerConfig {
         if let Some(v) = var("COBRO_SQL_MAX_ROWS") {
             c.sql_max_rows = v.parse().map_err(|_| bad("COBRO_SQL_MAX_ROWS", &v, "a number of rows"))?;
         }
+        if let Some(v) = var("COBRO_SQL_TIMEOUT_SECONDS") {
+            c.sql_timeout_seconds =
+                v.parse().map_err(|_| bad("COBRO_SQL_TIMEOUT_SECONDS", &v, "a number of seconds"))?;
+        }
         if let Some(v) = var("COBRO_SQL_MEMORY_MB") {
             c.sql_memory_mb = v.parse().map_err(|_| bad("COBRO_SQL_MEMORY_MB", &v, "a number of megabytes"))?;
         }

@@ -48,6 +48,16 @@ pub struct Limits {
     pub sql_memory_bytes: usize,
 }
 
+impl Limits {
+    /// The bounds of one SQL query, over HTTP or the PostgreSQL wire protocol alike.
+    pub fn sql_bounds(&self) -> cobro_analytics::SqlBounds {
+        cobro_analytics::SqlBounds {
+            memory_bytes: self.sql_memory_bytes,
+            time: Duration::from_secs(self.sql_timeout_seconds),
+        }
+    }
+}
+
 /// What every handler shares.
 pub struct AppState {
     /// Where the data is, and the configuration.

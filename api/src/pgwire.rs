@@ -257,7 +257,7 @@ pub async fn serve_pgwire(
                         b
                     }
                 };
-                SnapshotSession::bounded(&b, state.limits.sql_memory_bytes).map_err(|e| e.to_string())
+                SnapshotSession::bounded(&b, state.limits.sql_bounds()).map_err(|e| e.to_string())
             }
             .await;
             let ctx = match ctx {

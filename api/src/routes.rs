@@ -3,12 +3,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::{FromRequest, FromRequestParts, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
+use cobro_analytics::deadline::Overran;
 use cobro_app::ledger::load_ledger;
 use cobro_app::output::Format;
 use cobro_domain::AsOf;
@@ -296,7 +296,7 @@ pub async fn sql(
     caller.require(&[Role::Admin, Role::Analyst, Role::Cfo], "run SQL")?;
     let format = tabular::negotiate(&h)?;
     let cached = s.sessions.open(&s.ctx, req.as_of).await?;
-    let df = cached.opened.session.sql_read_only(&req.sql, s.limits.sql_memory_bytes).await.map_err(|e| {
+    let df = cached.opened.session.sql_read_only(&req.sql, s.limits.sql_bounds()).await.map_err(|e| {
         let text = e.to_string();
         if ["DDL not supported", "DML not supported", "Statement not supported"].iter().any(|k| text.contains(k)) {
             ApiError::forbidden(format!("{QUERIES_ONLY}: {text}")).with_code("sql_forbidden")
@@ -307,33 +307,23 @@ pub async fn sql(
     let limit = s.limits.sql_max_rows;
     let df = df.limit(0, Some(limit + 1)).map_err(|e| ApiError::internal(&e))?;
     let schema = df.schema().inner().clone();
-    let batches = tokio::time::timeout(Duration::from_secs(s.limits.sql_timeout_seconds), df.collect())
-        .await
-        .map_err(|_| {
+    // The time bound is on the plan (analytics/src/deadline.rs), as over pgwire.
+    let batches = df.collect().await.map_err(|e| {
+        if let Some(overran) = Overran::of(&e) {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "sql_timeout", overran.to_string())
+        } else if e.to_string().contains("Resources exhausted") {
             ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "sql_timeout",
+                "sql_memory",
                 format!(
-                    "the query ran longer than {} s; narrow it or use `cobro sql` locally",
-                    s.limits.sql_timeout_seconds
+                    "the query needs more than the {} MB one query may use (sql_memory_mb); aggregate or filter more, or use `cobro sql` locally",
+                    s.limits.sql_memory_bytes >> 20
                 ),
             )
-        })?
-        .map_err(|e| {
-            let text = e.to_string();
-            if text.contains("Resources exhausted") {
-                ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "sql_memory",
-                    format!(
-                        "the query needs more than the {} MB one query may use (sql_memory_mb); aggregate or filter more, or use `cobro sql` locally",
-                        s.limits.sql_memory_bytes >> 20
-                    ),
-                )
-            } else {
-                ApiError::new(StatusCode::BAD_REQUEST, "sql_invalid", text)
-            }
-        })?;
+        } else {
+            ApiError::new(StatusCode::BAD_REQUEST, "sql_invalid", e.to_string())
+        }
+    })?;
     let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
     let (batches, truncated) = if rows > limit { (page(&batches, 0, limit), true) } else { (batches, false) };
     let mut r = tabular::respond(&batches, schema, format)?;

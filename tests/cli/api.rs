@@ -686,18 +686,40 @@ fn snapshots_segments_alarms_tasks_the_dunning_approval_flow_and_the_portal_acti
 }
 
 #[test]
-fn one_sql_query_cannot_take_more_than_its_memory_bound() {
+fn one_sql_query_cannot_take_more_than_its_memory_or_time_bound_over_http_or_the_postgres_wire_protocol() {
     let tmp = super::cases::ledger();
     let dir = tmp.path();
     let analyst = token(dir, &["--role", "analyst", "--label", "bi"]);
-    let s = Server::start_with(dir, &[("COBRO_SQL_MEMORY_MB", "1")]);
-    let big = json!({"sql": "SELECT array_agg(v) FROM generate_series(1, 3000000) t(v)"});
-    let (status, code, detail) = problem(s.post("/api/v1/sql", &analyst, &big));
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a port").port();
+    let s = Server::start_args(
+        dir,
+        &[("COBRO_SQL_MEMORY_MB", "1"), ("COBRO_SQL_TIMEOUT_SECONDS", "1")],
+        &["--pgwire", &format!("127.0.0.1:{port}")],
+    );
+    let big = "SELECT array_agg(v) FROM generate_series(1, 3000000) t(v)";
+    // 10^12 rows through a cross join whose build side (10,000 rows) fits in the 1 MB: it would run for hours.
+    let long = "SELECT SUM(a.value + b.value) AS s FROM generate_series(1, 10000) a CROSS JOIN generate_series(1, 100000000) b";
+    let (status, code, detail) = problem(s.post("/api/v1/sql", &analyst, &json!({ "sql": big })));
     assert_eq!((status, code.as_str()), (StatusCode::UNPROCESSABLE_ENTITY, "sql_memory"), "{detail}");
     assert!(detail.contains("more than the 1 MB"), "{detail}");
+    let (status, code, detail) = problem(s.post("/api/v1/sql", &analyst, &json!({ "sql": long })));
+    assert_eq!((status, code.as_str()), (StatusCode::UNPROCESSABLE_ENTITY, "sql_timeout"), "{detail}");
+    assert!(detail.contains("the query ran longer than 1 s"), "{detail}");
+
+    // The same bounds over the PostgreSQL wire protocol (psql is run under `timeout`, so a missing bound fails).
+    let text = |o: &std::process::Output| {
+        format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    };
+    let o = psql(port, &analyst, &[big]);
+    assert!(!o.status.success() && text(&o).contains("Resources exhausted"), "{}", text(&o));
+    let o = psql(port, &analyst, &[long]);
+    assert!(!o.status.success() && text(&o).contains("the query ran longer than 1 s"), "{}", text(&o));
+
     // Small queries still run, and the server is fine afterwards.
     let r = s.post("/api/v1/sql", &analyst, &json!({"sql": "SELECT COUNT(*) AS n FROM open_items"}));
     assert_eq!(json_of(r)[0]["n"], 15);
+    let o = psql(port, &analyst, &["SELECT COUNT(*) FROM open_items"]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "15", "{}", text(&o));
 }
 
 #[test]
@@ -795,10 +817,13 @@ fn the_web_uis_cookie_needs_the_ui_header_for_changes_and_a_snapshot_job_reports
     assert_eq!((status, code.as_str()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid"));
 }
 
-/// psql, the real client, against `cobro serve --pgwire`.
+/// psql, the real client, against `cobro serve --pgwire`; stopped after two minutes (a query that should have been
+/// cut short fails the test instead of hanging it).
 pub(super) fn psql(port: u16, password: &str, commands: &[&str]) -> std::process::Output {
-    let mut c = Command::new("psql");
+    let mut c = Command::new("timeout");
     c.args([
+        "120",
+        "psql",
         "-h",
         "127.0.0.1",
         "-p",
