@@ -11,11 +11,13 @@ command -v python3 >/dev/null || { echo "python3 is required (the SMTP sink of t
 python3 -c 'import aiosmtpd' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check 'aiosmtpd==1.4.6'
 # The object-store tests publish snapshots to a real S3-compatible server: moto in server mode (with boto3).
 python3 -c 'import moto.server, boto3, flask_cors' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check 'moto[server]==5.2.1'
-# The browser tests drive Debian's headless Chromium through ChromeDriver; the pgwire test runs the real psql.
-if ! command -v chromedriver >/dev/null || ! command -v chromium >/dev/null || ! command -v psql >/dev/null; then
+# The browser tests drive Debian's headless Chromium through ChromeDriver; the pgwire tests run the real psql, and
+# the TLS one makes its certificate with openssl.
+if ! command -v chromedriver >/dev/null || ! command -v chromium >/dev/null || ! command -v psql >/dev/null \
+    || ! command -v openssl >/dev/null; then
     SUDO=""
     [ "$(id -u)" = 0 ] || SUDO="sudo"
     export DEBIAN_FRONTEND=noninteractive
     $SUDO apt-get update -q >/dev/null
-    $SUDO apt-get install -y -q --no-install-recommends chromium chromium-driver fonts-dejavu-core postgresql-client >/dev/null
+    $SUDO apt-get install -y -q --no-install-recommends chromium chromium-driver fonts-dejavu-core postgresql-client openssl >/dev/null
 fi

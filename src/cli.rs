@@ -154,9 +154,17 @@ pub struct ServeArgs {
     #[arg(long)]
     pub listen: Option<std::net::SocketAddr>,
     /// Also serve read-only SQL over the PostgreSQL wire protocol here (psql, DBeaver, Metabase, Power BI); the
-    /// password is an admin, cfo or analyst token. Passwords travel in clear: keep it on loopback.
+    /// password is an admin, cfo or analyst token. Without --pgwire-tls-cert passwords travel in clear: keep it on
+    /// loopback.
     #[arg(long, value_name = "ADDR")]
     pub pgwire: Option<std::net::SocketAddr>,
+    /// The wire protocol's TLS certificate (PEM: the server's certificate, then its chain). With it, connections
+    /// that do not ask for TLS are refused (clients: sslmode=require, or verify-full with the CA).
+    #[arg(long, env = "COBRO_PGWIRE_TLS_CERT", value_name = "FILE", requires = "pgwire_tls_key")]
+    pub pgwire_tls_cert: Option<PathBuf>,
+    /// The private key of --pgwire-tls-cert (PEM).
+    #[arg(long, env = "COBRO_PGWIRE_TLS_KEY", value_name = "FILE", requires = "pgwire_tls_cert")]
+    pub pgwire_tls_key: Option<PathBuf>,
 }
 
 /// `cobro token`.

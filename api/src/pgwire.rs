@@ -11,6 +11,7 @@ use cobro_analytics::{
         sql::sqlparser::ast::{Set, Statement},
     },
 };
+use datafusion_postgres::pgwire::tokio::{TlsAcceptor, tokio_rustls};
 use datafusion_postgres::pgwire::{
     api::{
         ClientInfo, ConnectionManager, METADATA_USER, PgWireConnectionState, PgWireServerHandlers,
@@ -32,7 +33,7 @@ use datafusion_postgres::{
     hooks::{HookClient, set_show::SetShowHook, transactions::TransactionStatementHook},
 };
 use futures::{Sink, SinkExt};
-use std::{fmt::Debug, sync::Arc};
+use std::{fmt::Debug, path::Path, sync::Arc};
 
 fn pg_err(severity: &str, code: &str, msg: String) -> PgWireError {
     PgWireError::UserError(Box::new(ErrorInfo::new(severity.into(), code.into(), msg)))
@@ -47,6 +48,9 @@ struct TokenAuth {
     state: Arc<AppState>,
     conns: Arc<ConnectionManager>,
     pids: Arc<RandomPidSecretKeyGenerator>,
+    /// Whether the server has a certificate: then a client that did not ask for TLS is refused before it sends its
+    /// password (as `hostssl` in PostgreSQL's pg_hba.conf).
+    tls: bool,
 }
 
 #[async_trait]
@@ -59,6 +63,13 @@ impl StartupHandler for TokenAuth {
     {
         match message {
             PgWireFrontendMessage::Startup(ref startup) => {
+                if self.tls && !client.is_secure() {
+                    return Err(pg_err(
+                        "FATAL",
+                        "28000",
+                        "this server takes connections over TLS only (it would otherwise see your token in clear): connect with sslmode=require or stronger".into(),
+                    ));
+                }
                 auth::protocol_negotiation(client, startup).await?;
                 auth::save_startup_parameters_to_metadata(client, startup);
                 client.set_state(PgWireConnectionState::AuthenticationInProgress);
@@ -215,13 +226,42 @@ const MAX_CONNECTIONS: usize = 8;
 /// snapshot).
 type Base = Arc<tokio::sync::Mutex<Option<(Arc<Cached>, Arc<SessionContext>)>>>;
 
+/// The TLS settings of the wire protocol: a certificate chain and its private key, in PEM files.
+pub struct Tls(TlsAcceptor);
+
+impl Tls {
+    /// Reads `cert` (the server's certificate first, then its chain) and `key` (PKCS#8, PKCS#1 or SEC1). The errors
+    /// name the file and what is wrong with it.
+    pub fn load(cert: &Path, key: &Path) -> Result<Self, String> {
+        use tokio_rustls::rustls::{
+            self, pki_types::CertificateDer, pki_types::PrivateKeyDer, pki_types::pem::PemObject,
+        };
+        let certs = CertificateDer::pem_file_iter(cert)
+            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| format!("cannot read the certificate {}: {e}", cert.display()))?;
+        if certs.is_empty() {
+            return Err(format!("{} holds no certificate (expected PEM: -----BEGIN CERTIFICATE-----)", cert.display()));
+        }
+        let private = PrivateKeyDer::from_pem_file(key)
+            .map_err(|e| format!("cannot read the private key {}: {e} (expected a PEM private key)", key.display()))?;
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .and_then(|b| b.with_no_client_auth().with_single_cert(certs, private))
+            .map_err(|e| format!("cannot use {} with {}: {e}", cert.display(), key.display()))?;
+        Ok(Self(TlsAcceptor::from(Arc::new(config))))
+    }
+}
+
 /// Serves read-only SQL over the PostgreSQL wire protocol on `listener` until `shutdown` resolves: each connection
-/// logs in with a token as its password and queries the latest snapshot in a memory pool of its own.
+/// logs in with a token as its password and queries the latest snapshot in a memory pool of its own. With `tls`,
+/// connections are encrypted, and one that does not ask for TLS is refused before it logs in.
 pub async fn serve_pgwire(
     state: Arc<AppState>,
     listener: tokio::net::TcpListener,
+    tls: Option<Tls>,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
+    let tls = tls.map(|t| t.0);
     let conns = Arc::new(ConnectionManager::new());
     let pids = Arc::new(RandomPidSecretKeyGenerator::default());
     let base: Base = Default::default();
@@ -241,7 +281,7 @@ pub async fn serve_pgwire(
             tracing::warn!(%peer, "pgwire: {MAX_CONNECTIONS} connections already; this one is closed");
             continue;
         };
-        let (state, conns, pids, base) = (state.clone(), conns.clone(), pids.clone(), base.clone());
+        let (state, conns, pids, base, tls) = (state.clone(), conns.clone(), pids.clone(), base.clone(), tls.clone());
         tokio::spawn(async move {
             let _permit = permit;
             // The latest snapshot (cached by Sessions); pg_catalog is set up once per snapshot on a detached copy.
@@ -271,10 +311,10 @@ pub async fn serve_pgwire(
             ];
             let handlers = PgHandlers {
                 service: Arc::new(DfSessionService::new_with_hooks(ctx, hooks)),
-                auth: Arc::new(TokenAuth { state: state.clone(), conns: conns.clone(), pids }),
+                auth: Arc::new(TokenAuth { state: state.clone(), conns: conns.clone(), pids, tls: tls.is_some() }),
                 cancel: Arc::new(DefaultCancelHandler::new(conns)),
             };
-            if let Err(e) = datafusion_postgres::pgwire::tokio::process_socket(socket, None, handlers).await {
+            if let Err(e) = datafusion_postgres::pgwire::tokio::process_socket(socket, tls, handlers).await {
                 tracing::debug!(%peer, "pgwire connection ended: {e}");
             }
         });

@@ -112,6 +112,12 @@ pub async fn run(owned: super::Ctx, args: DemoArgs) -> anyhow::Result<Done> {
     out!("  try: curl -H 'Authorization: Bearer {}' {base}/api/v1/metrics", t.token)?;
     out!("  web UI: {base}/login (log in with the admin token)")?;
     out!("  portal link for {top}: {base}/portal?{portal}")?;
-    let serve = crate::cli::ServeArgs { config: None, listen: Some(args.listen), pgwire: None };
+    let serve = crate::cli::ServeArgs {
+        config: None,
+        listen: Some(args.listen),
+        pgwire: None,
+        pgwire_tls_cert: None,
+        pgwire_tls_key: None,
+    };
     super::serve::serve(owned, serve).await
 }

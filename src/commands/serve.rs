@@ -20,6 +20,11 @@ pub async fn serve(ctx: Ctx, args: ServeArgs) -> anyhow::Result<Done> {
         config.listen = l;
     }
     // Configuration errors are found now, not by the first request.
+    let tls = match (&args.pgwire, &args.pgwire_tls_cert, &args.pgwire_tls_key) {
+        (Some(_), Some(cert), Some(key)) => Some(cobro_api::pgwire::Tls::load(cert, key).map_err(anyhow::Error::msg)?),
+        (None, Some(_), _) => anyhow::bail!("--pgwire-tls-cert needs --pgwire ADDR: it is the wire protocol's"),
+        _ => None,
+    };
     ctx.workflow()?;
     ctx.templates()?;
     let store = ctx.store().await?;
@@ -59,11 +64,12 @@ pub async fn serve(ctx: Ctx, args: ServeArgs) -> anyhow::Result<Done> {
     );
     if let Some(pg_listener) = pg_listener {
         let pg_addr = pg_listener.local_addr()?;
+        let ssl = if tls.is_some() { "?sslmode=require" } else { "" };
         announce.push_str(&format!(
-            "\ncobro pgwire on postgres://{pg_addr}/cobro (user: any; password: an admin, cfo or analyst token)"
+            "\ncobro pgwire on postgres://{pg_addr}/cobro{ssl} (user: any; password: an admin, cfo or analyst token)"
         ));
         let mut stopped = stopped.clone();
-        tokio::spawn(cobro_api::pgwire::serve_pgwire(state.clone(), pg_listener, async move {
+        tokio::spawn(cobro_api::pgwire::serve_pgwire(state.clone(), pg_listener, tls, async move {
             let _ = stopped.wait_for(|s| *s).await;
         }));
     }

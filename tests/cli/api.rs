@@ -820,28 +820,22 @@ fn the_web_uis_cookie_needs_the_ui_header_for_changes_and_a_snapshot_job_reports
 /// psql, the real client, against `cobro serve --pgwire`; stopped after two minutes (a query that should have been
 /// cut short fails the test instead of hanging it).
 pub(super) fn psql(port: u16, password: &str, commands: &[&str]) -> std::process::Output {
+    psql_with(port, password, commands, &[])
+}
+
+/// [`psql`] with more libpq settings (`PGSSLMODE`, say).
+fn psql_with(port: u16, password: &str, commands: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     let mut c = Command::new("timeout");
-    c.args([
-        "120",
-        "psql",
-        "-h",
-        "127.0.0.1",
-        "-p",
-        &port.to_string(),
-        "-U",
-        "bi",
-        "-d",
-        "cobro",
-        "-X",
-        "-A",
-        "-t",
-        "-v",
-        "ON_ERROR_STOP=1",
-    ]);
+    c.args(["120", "psql", "-h", "127.0.0.1", "-p", &port.to_string(), "-U", "bi", "-d", "cobro", "-X", "-A", "-t"])
+        .args(["-v", "ON_ERROR_STOP=1"]);
     for cmd in commands {
         c.args(["-c", cmd]);
     }
-    c.env("PGPASSWORD", password).env("PGCONNECT_TIMEOUT", "10").output().expect("psql runs (apt postgresql-client)")
+    c.env("PGPASSWORD", password)
+        .env("PGCONNECT_TIMEOUT", "10")
+        .envs(env.iter().copied())
+        .output()
+        .expect("psql runs (apt postgresql-client)")
 }
 
 #[test]
@@ -886,4 +880,52 @@ fn psql_lists_the_tables_runs_a_checked_query_and_is_refused_a_drop_over_the_pos
     );
     let refused = psql(port, &collector, &["SELECT 1"]);
     assert!(!refused.status.success() && text(&refused).contains("may not run SQL"), "{}", text(&refused));
+}
+
+#[test]
+fn with_a_certificate_the_wire_protocol_is_encrypted_and_refuses_clients_that_do_not_ask_for_tls() {
+    let tmp = super::cases::ledger();
+    let dir = tmp.path();
+    let analyst = token(dir, &["--role", "analyst", "--label", "bi"]);
+    // A self-signed certificate for 127.0.0.1, which the client is told to trust (verify-full checks the name).
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let made = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=cobro test"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl runs");
+    assert!(made.status.success(), "{}", super::text(&made));
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a port").port();
+    let (cert_arg, key_arg) = (cert.display().to_string(), key.display().to_string());
+    let listen = format!("127.0.0.1:{port}");
+    let args = ["--pgwire", &listen, "--pgwire-tls-cert", &cert_arg, "--pgwire-tls-key", &key_arg];
+    let _server = Server::start_args(dir, &[], &args);
+    let text = |o: &std::process::Output| {
+        format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    };
+
+    let verified = [("PGSSLMODE", "verify-full"), ("PGSSLROOTCERT", cert_arg.as_str())];
+    let o = psql_with(port, &analyst, &["\\conninfo", "SELECT COUNT(*) FROM open_items"], &verified);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("SSL connection"), "{}", text(&o));
+    assert!(text(&o).trim_end().ends_with("\n15"), "{}", text(&o));
+    let o = psql_with(port, &analyst, &["SELECT 1"], &[("PGSSLMODE", "disable")]);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("this server takes connections over TLS only"), "{}", text(&o));
+
+    // A key that is not a key stops the server at start, naming the file.
+    std::fs::write(dir.join("bad.pem"), "not a key").expect("write");
+    let o = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(dir)
+        .args(["serve", "--listen", "127.0.0.1:0", "--pgwire", "127.0.0.1:0", "--pgwire-tls-cert", &cert_arg])
+        .arg("--pgwire-tls-key")
+        .arg(dir.join("bad.pem"))
+        .output()
+        .expect("runs");
+    assert!(!o.status.success());
+    assert!(text(&o).contains("cannot read the private key") && text(&o).contains("bad.pem"), "{}", text(&o));
 }
