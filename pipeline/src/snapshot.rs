@@ -293,6 +293,17 @@ impl SnapshotRoot {
         Ok(Self::Object(ObjectDir { store: std::sync::Arc::new(store), base, path }))
     }
 
+    /// The `--data-dir` this root came from: the local data directory, or `s3://bucket/prefix`.
+    pub fn data_dir(&self) -> String {
+        match self {
+            Self::Local(root) => root.parent().unwrap_or(root).display().to_string(),
+            Self::Object(_) => {
+                let url = self.to_string();
+                url.strip_suffix("/snapshots").unwrap_or(&url).to_owned()
+            }
+        }
+    }
+
     /// Every published snapshot, oldest first.
     pub async fn list(&self) -> Result<Vec<SnapshotRef>, SnapshotError> {
         let mut out = Vec::new();

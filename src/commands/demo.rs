@@ -86,7 +86,10 @@ pub async fn run(owned: super::Ctx, args: DemoArgs) -> anyhow::Result<Done> {
 
     out!(
         "\nNext:\n  cobro --data-dir {dir} dunning plan --as-of {as_of} --at {as_of}T09:00:00Z\n  cobro --data-dir {dir} queue --as-of {as_of}\n  cobro --data-dir {dir} segments --as-of {as_of}\n  cobro --data-dir {dir} metrics --as-of {as_of}\n  cobro --data-dir {dir} sql \"SELECT * FROM ar_monthly ORDER BY month\"\n  cobro --data-dir {dir} sql \"SELECT * FROM open_items ORDER BY days_past_due DESC LIMIT 10\"",
-        dir = data_dir.display(),
+        dir = match &ctx.snapshots {
+            cobro_pipeline::snapshot::SnapshotRoot::Local(_) => data_dir.display().to_string(),
+            object => format!("{} --work-dir {}", object.data_dir(), data_dir.display()),
+        },
         as_of = args.as_of
     )?;
     if args.no_serve {

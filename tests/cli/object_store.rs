@@ -294,6 +294,16 @@ fn a_build_killed_before_its_manifest_publishes_nothing_and_two_builds_at_once_g
 }
 
 #[test]
+fn the_demo_on_a_bucket_says_how_to_reach_it_again() {
+    let s3 = S3::start();
+    let work = tempfile::tempdir().expect("tempdir");
+    let out = ok(s3.cobro("demo", work.path(), &["demo", "--no-serve"]));
+    let again = format!("cobro --data-dir s3://{BUCKET}/demo --work-dir {} metrics --as-of", work.path().display());
+    assert!(out.contains(&again), "{out}");
+    assert!(s3.keys("demo/snapshots/").iter().any(|k| k.ends_with("/manifest.json")), "the snapshot is in the bucket");
+}
+
+#[test]
 fn a_data_dir_url_cobro_cannot_use_gets_an_error_that_says_what_to_do() {
     let s3 = S3::start();
     let work = tempfile::tempdir().expect("tempdir");
