@@ -115,7 +115,7 @@ impl Browser {
     async fn text_until(&self, css: &str, what: &str, check: impl Fn(&str) -> bool) -> String {
         let started = Instant::now();
         loop {
-            let text = self.text(css).await;
+            let text = self.text_now(css).await.unwrap_or_default();
             if check(&text) {
                 return text;
             }
@@ -127,6 +127,12 @@ impl Browser {
         }
     }
 
+    /// The text of `css` as the page is now; `None` when it is not there or went away while being read (a reload
+    /// in between).
+    async fn text_now(&self, css: &str) -> Option<String> {
+        self.c.find(Locator::Css(css)).await.ok()?.text().await.ok()
+    }
+
     async fn path(&self) -> String {
         let url = self.c.current_url().await.expect("url");
         format!("{}{}", url.path(), url.query().map(|q| format!("?{q}")).unwrap_or_default())
@@ -136,7 +142,8 @@ impl Browser {
     async fn until(&self, what: &str, check: impl Fn(&str) -> bool) -> String {
         let started = Instant::now();
         loop {
-            let body = self.c.find(Locator::Css("body")).await.expect("body").text().await.unwrap_or_default();
+            // The page may be between two documents (a reload): no body yet is not an answer, so look again.
+            let body = self.text_now("body").await.unwrap_or_default();
             if check(&body) {
                 return body;
             }
