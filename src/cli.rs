@@ -810,11 +810,18 @@ pub struct ImportArgs {
 #[derive(Debug, Args)]
 pub struct SnapshotArgs {
     /// As-of date (YYYY-MM-DD).
-    #[arg(long, required_unless_present = "list")]
+    #[arg(long, required_unless_present_any = ["list", "prune_unfinished"])]
     pub as_of: Option<AsOf>,
     /// List the published snapshots (date, version, build time, where) instead of building one.
     #[arg(long, conflicts_with = "as_of")]
     pub list: bool,
+    /// In an object store: delete the versions that builds claimed but never published (they died before the
+    /// manifest), once claimed longer than --grace-minutes ago. Published snapshots are never touched.
+    #[arg(long, conflicts_with_all = ["as_of", "list"])]
+    pub prune_unfinished: bool,
+    /// With --prune-unfinished: how long a build may still be uploading (a younger unfinished version is kept).
+    #[arg(long, default_value_t = 1440, requires = "prune_unfinished", value_name = "MINUTES")]
+    pub grace_minutes: u32,
 }
 
 pub use cobro_app::output::Format;

@@ -201,6 +201,21 @@ pub struct SnapshotRef {
     pub dir: SnapshotDir,
 }
 
+/// A version claimed by a build that never published it ([`SnapshotRoot::prune_unfinished`]).
+#[derive(Debug, Clone)]
+pub struct Unfinished {
+    /// Where.
+    pub dir: SnapshotDir,
+    /// When its build claimed it (`None`: no readable claim).
+    pub claimed_at: Option<DateTime<Utc>>,
+    /// Objects under it.
+    pub objects: usize,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Whether they were deleted.
+    pub removed: bool,
+}
+
 /// Options of a snapshot build.
 #[derive(Clone)]
 pub struct SnapshotOptions {
@@ -358,6 +373,62 @@ impl SnapshotRoot {
                 if dates.is_empty() { String::new() } else { format!(" (available: {})", dates.join(", ")) };
             SnapshotError::NotFound { root: self.to_string(), as_of, available }
         })
+    }
+
+    /// Versions a build claimed but never published (it died before its manifest), in an object store: each with
+    /// when it was claimed, and whether it was removed. Those claimed longer than `grace` ago are deleted with
+    /// everything under them; younger ones are kept, as their build may still be uploading. On a local disk there
+    /// is nothing to do (an unfinished build is a temporary directory, removed by the next build).
+    pub async fn prune_unfinished(
+        &self,
+        now: DateTime<Utc>,
+        grace: chrono::Duration,
+    ) -> Result<Vec<Unfinished>, SnapshotError> {
+        let Self::Object(root) = self else {
+            return Ok(Vec::new());
+        };
+        let keys = root.list().await.map_err(object(self))?;
+        let mut versions: BTreeMap<(String, String), Vec<(String, u64)>> = BTreeMap::new();
+        for (key, size) in keys {
+            let mut parts = key.splitn(3, '/');
+            if let (Some(date), Some(v), Some(name)) = (parts.next(), parts.next(), parts.next())
+                && parse_date_dir(date).is_some()
+                && parse_version_dir(v).is_some()
+            {
+                versions.entry((date.to_owned(), v.to_owned())).or_default().push((name.to_owned(), size));
+            }
+        }
+        let mut out = Vec::new();
+        for ((date, v), files) in versions {
+            if files.iter().any(|(name, _)| name == MANIFEST) {
+                continue;
+            }
+            let dir = root.child(&date).child(&v);
+            let claimed_at = match dir.store.get(&dir.key(CLAIM)).await {
+                Ok(got) => got
+                    .bytes()
+                    .await
+                    .ok()
+                    .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+                    .and_then(|j| j["created_at"].as_str().and_then(|t| t.parse::<DateTime<Utc>>().ok())),
+                Err(_) => None,
+            };
+            // Without a readable claim, nobody can say whether a build is still at work there: left alone.
+            let removed = claimed_at.is_some_and(|at| now - at > grace);
+            if removed {
+                for (name, _) in &files {
+                    dir.store.delete(&dir.key(name)).await.map_err(object(dir.url_of(name)))?;
+                }
+            }
+            out.push(Unfinished {
+                dir: SnapshotDir::Object(dir),
+                claimed_at,
+                objects: files.len(),
+                bytes: files.iter().map(|(_, b)| b).sum(),
+                removed,
+            });
+        }
+        Ok(out)
     }
 
     /// The highest version number used under `as_of` (claimed or published), or 0.

@@ -4,6 +4,9 @@ use crate::cli::SnapshotArgs;
 use crate::{Done, progress};
 
 pub async fn run(ctx: &super::Ctx, args: SnapshotArgs) -> anyhow::Result<Done> {
+    if args.prune_unfinished {
+        return prune(ctx, args.grace_minutes).await;
+    }
     let Some(as_of) = args.as_of else {
         let all = ctx.snapshots.list().await?;
         if all.is_empty() {
@@ -17,6 +20,27 @@ pub async fn run(ctx: &super::Ctx, args: SnapshotArgs) -> anyhow::Result<Done> {
     };
     let (snap, manifest) = build(ctx, as_of).await?;
     print_summary(&snap, &manifest)?;
+    Ok(Done::Clean)
+}
+
+async fn prune(ctx: &super::Ctx, grace_minutes: u32) -> anyhow::Result<Done> {
+    use cobro_domain::clock::{Clock, SystemClock};
+    let now = SystemClock.now();
+    let found = ctx.snapshots.prune_unfinished(now, chrono::Duration::minutes(grace_minutes.into())).await?;
+    if found.is_empty() {
+        out!("no unfinished versions in {}", ctx.snapshots)?;
+    }
+    for u in &found {
+        let what = format!("{}  {} objects, {} bytes", u.dir, u.objects, u.bytes);
+        match (u.removed, u.claimed_at) {
+            (true, Some(at)) => out!("removed {what} (claimed {})", at.format("%Y-%m-%d %H:%M:%S UTC"))?,
+            (_, Some(at)) => out!(
+                "kept {what}: claimed {} min ago, its build may still be uploading (--grace-minutes {grace_minutes})",
+                (now - at).num_minutes()
+            )?,
+            (_, None) => out!("kept {what}: no readable claim, so nothing says its build is over; delete it by hand")?,
+        }
+    }
     Ok(Done::Clean)
 }
 

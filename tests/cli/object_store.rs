@@ -291,6 +291,18 @@ fn a_build_killed_before_its_manifest_publishes_nothing_and_two_builds_at_once_g
     let list = ok(s3.cobro(prefix, work.path(), &["snapshot", "--list"]));
     let listed: Vec<&str> = list.lines().filter_map(|l| l.split_whitespace().nth(1)).collect();
     assert_eq!(listed, ["v=1", "v=3", "v=4", "v=5"], "{list}");
+
+    // The unfinished v=2 is pruned once its build is surely over, and nothing published is touched.
+    let v2 = format!("s3://{BUCKET}/{date}v=2");
+    let kept = ok(s3.cobro(prefix, work.path(), &["snapshot", "--prune-unfinished"]));
+    assert!(kept.starts_with(&format!("kept {v2}  16 objects")) && kept.contains("may still be uploading"), "{kept}");
+    assert_eq!(names(&s3.keys(&format!("{date}v=2/")), &format!("{date}v=2/")).len(), 16, "kept whole");
+    let pruned = ok(s3.cobro(prefix, work.path(), &["snapshot", "--prune-unfinished", "--grace-minutes", "0"]));
+    assert!(pruned.starts_with(&format!("removed {v2}  16 objects")), "{pruned}");
+    assert!(s3.keys(&format!("{date}v=2/")).is_empty());
+    assert_eq!(ok(s3.cobro(prefix, work.path(), &["snapshot", "--list"])), list);
+    let again = ok(s3.cobro(prefix, work.path(), &["snapshot", "--prune-unfinished", "--grace-minutes", "0"]));
+    assert_eq!(again, format!("no unfinished versions in s3://{BUCKET}/{prefix}/snapshots\n"));
 }
 
 #[test]
