@@ -111,7 +111,8 @@ impl Browser {
     }
 
     /// Waits until `check` of one element's text holds: for text a script fills in after an answer arrives (an
-    /// error under a form, say), which is on the page, empty, before then.
+    /// error under a form, say), which is on the page, empty, before then. The page may be between two documents
+    /// (a reload): an element not there yet is not an answer, so it looks again.
     async fn text_until(&self, css: &str, what: &str, check: impl Fn(&str) -> bool) -> String {
         let started = Instant::now();
         loop {
@@ -140,19 +141,7 @@ impl Browser {
 
     /// Waits until `check` of the page's text holds (after a reload, say).
     async fn until(&self, what: &str, check: impl Fn(&str) -> bool) -> String {
-        let started = Instant::now();
-        loop {
-            // The page may be between two documents (a reload): no body yet is not an answer, so look again.
-            let body = self.text_now("body").await.unwrap_or_default();
-            if check(&body) {
-                return body;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "timed out waiting for {what}; the page says:\n{body}"
-            );
-            tokio::time::sleep(Duration::from_millis(150)).await;
-        }
+        self.text_until("body", what, check).await
     }
 
     /// Waits for the confirmation (the toast, which shows after a reload too) to contain `text`.

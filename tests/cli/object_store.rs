@@ -215,6 +215,13 @@ fn a_snapshot_published_to_s3_answers_like_the_same_snapshot_on_disk() {
     assert_eq!(String::from_utf8_lossy(&psql.stdout).trim(), n, "{}", text(&psql));
 }
 
+/// Runs two of `command` at once and waits for both.
+fn both_at_once(mut command: impl FnMut() -> Command) -> [Output; 2] {
+    let mut spawn = || command().stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    let (a, b) = (spawn(), spawn());
+    [a.wait_with_output().expect("the first"), b.wait_with_output().expect("the second")]
+}
+
 /// A child process killed when dropped, also when the test fails (it would hold the test's output open).
 struct Killed(Child);
 
@@ -265,16 +272,8 @@ fn a_build_killed_before_its_manifest_publishes_nothing_and_two_builds_at_once_g
     assert!(built.contains("version 3 written to"), "{built}");
 
     // Two builds at once claim different versions; both publish whole snapshots.
-    let spawn = || {
-        s3.command(prefix, work.path(), &["snapshot", "--as-of", "2024-06-30"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn")
-    };
-    let (a, b) = (spawn(), spawn());
     let mut versions = Vec::new();
-    for o in [a.wait_with_output().expect("a"), b.wait_with_output().expect("b")] {
+    for o in both_at_once(|| s3.command(prefix, work.path(), &["snapshot", "--as-of", "2024-06-30"])) {
         let out = ok(o);
         versions.push(out.split("version ").nth(1).and_then(|r| r.split(' ').next()).unwrap_or("").to_owned());
     }
@@ -417,16 +416,12 @@ fn a_snapshot_in_s3_is_read_from_a_checked_local_copy_that_follows_the_bucket() 
 
     // Two processes copying the same snapshot at once both answer, and leave one whole copy.
     let shared = tempfile::tempdir().expect("tempdir");
-    let spawn = || {
-        s3.command(prefix, work.path(), &count)
-            .env("COBRO_SNAPSHOT_CACHE", shared.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn")
+    let mut copying = || {
+        let mut c = s3.command(prefix, work.path(), &count);
+        c.env("COBRO_SNAPSHOT_CACHE", shared.path());
+        c
     };
-    let (a, b) = (spawn(), spawn());
-    for o in [a.wait_with_output().expect("a"), b.wait_with_output().expect("b")] {
+    for o in both_at_once(&mut copying) {
         assert_eq!(ok(o), n);
     }
     let whole = shared.path().join(BUCKET).join(dir);
