@@ -39,11 +39,6 @@ impl SnapshotCache {
         Self { root: root.into() }
     }
 
-    /// The cache directory.
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
     /// The snapshot `snap` where it can be read fastest, with its manifest: a snapshot on local disk as it is; one
     /// in an object store from its local copy, made (or brought up to date) first.
     ///
