@@ -810,7 +810,7 @@ pub struct ImportArgs {
 #[derive(Debug, Args)]
 pub struct SnapshotArgs {
     /// As-of date (YYYY-MM-DD).
-    #[arg(long, required_unless_present_any = ["list", "prune_unfinished"])]
+    #[arg(long, required_unless_present_any = ["list", "prune_unfinished", "prune_cache"])]
     pub as_of: Option<AsOf>,
     /// List the published snapshots (date, version, build time, where) instead of building one.
     #[arg(long, conflicts_with = "as_of")]
@@ -819,6 +819,10 @@ pub struct SnapshotArgs {
     /// manifest), once claimed longer than --grace-minutes ago. Published snapshots are never touched.
     #[arg(long, conflicts_with_all = ["as_of", "list"])]
     pub prune_unfinished: bool,
+    /// Remove the local copies of object-store snapshots (--snapshot-cache) that readers no longer use: versions
+    /// that are not the latest of their date in the bucket, or are gone from it.
+    #[arg(long, conflicts_with_all = ["as_of", "list", "prune_unfinished"])]
+    pub prune_cache: bool,
     /// With --prune-unfinished: how long a build may still be uploading (a younger unfinished version is kept).
     #[arg(long, default_value_t = 1440, requires = "prune_unfinished", value_name = "MINUTES")]
     pub grace_minutes: u32,

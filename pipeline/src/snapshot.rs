@@ -469,11 +469,11 @@ pub fn is_object_url(data_dir: &str) -> bool {
         .is_some_and(|(scheme, _)| !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric()))
 }
 
-fn parse_date_dir(name: &str) -> Option<AsOf> {
+pub(crate) fn parse_date_dir(name: &str) -> Option<AsOf> {
     name.strip_prefix("as_of=").and_then(|d| AsOf::parse(d).ok())
 }
 
-fn parse_version_dir(name: &str) -> Option<u32> {
+pub(crate) fn parse_version_dir(name: &str) -> Option<u32> {
     name.strip_prefix("v=").and_then(|n| n.parse().ok())
 }
 

@@ -22,7 +22,10 @@ use futures::StreamExt;
 use sha2::{Digest, Sha256};
 
 use crate::fsutil;
-use crate::snapshot::{DataFile, MANIFEST, SnapshotError, SnapshotManifest, SnapshotRef, io, object, parse_manifest};
+use crate::snapshot::{
+    DataFile, MANIFEST, SnapshotError, SnapshotManifest, SnapshotRef, SnapshotRoot, io, object, parse_date_dir,
+    parse_manifest, parse_version_dir,
+};
 
 /// Files downloaded at once.
 const PARALLEL: usize = 4;
@@ -65,6 +68,46 @@ impl SnapshotCache {
             fsutil::sync_dir(&dir).map_err(io(&dir))?;
         }
         Ok((SnapshotRef { as_of: snap.as_of, version: snap.version, dir: SnapshotDir::Local(dir) }, manifest))
+    }
+
+    /// Removes the copies cobro no longer reads: of versions that are not the latest published one of their date
+    /// in `root` (readers always take the latest), or that are gone from it. Returns each removed directory with
+    /// its bytes. Run it when no reader is on an older version: a query that had already opened one of its files
+    /// keeps reading it, but one that had not fails.
+    pub async fn prune(&self, root: &SnapshotRoot) -> Result<Vec<(PathBuf, u64)>, SnapshotError> {
+        let SnapshotRoot::Object(remote) = root else {
+            return Ok(Vec::new());
+        };
+        let mut latest: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
+        for s in root.list().await? {
+            // Oldest first, so the last one seen for a date is its latest.
+            latest.insert(format!("as_of={}", s.as_of), format!("v={}", s.version));
+        }
+        let base = self.dir_of(remote);
+        let mut removed = Vec::new();
+        let Ok(dates) = fs::read_dir(&base) else {
+            return Ok(removed);
+        };
+        for date in dates.flatten() {
+            let date_name = date.file_name().to_string_lossy().into_owned();
+            if parse_date_dir(&date_name).is_none() {
+                continue;
+            }
+            for version in fs::read_dir(date.path()).map_err(io(&date.path()))?.flatten() {
+                let name = version.file_name().to_string_lossy().into_owned();
+                if parse_version_dir(&name).is_none() || latest.get(&date_name) == Some(&name) {
+                    continue;
+                }
+                let path = version.path();
+                let bytes = fs::read_dir(&path)
+                    .map(|files| files.flatten().filter_map(|f| f.metadata().ok()).map(|m| m.len()).sum())
+                    .unwrap_or(0);
+                fs::remove_dir_all(&path).map_err(io(&path))?;
+                removed.push((path, bytes));
+            }
+        }
+        removed.sort();
+        Ok(removed)
     }
 
     /// `<cache>/<bucket>/<key prefix>`.

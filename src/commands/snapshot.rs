@@ -7,6 +7,21 @@ pub async fn run(ctx: &super::Ctx, args: SnapshotArgs) -> anyhow::Result<Done> {
     if args.prune_unfinished {
         return prune(ctx, args.grace_minutes).await;
     }
+    if args.prune_cache {
+        let Some(cache) = &ctx.snapshot_cache else {
+            anyhow::bail!(
+                "there is no snapshot cache to prune: it is used when --data-dir is s3://… and --snapshot-cache is not off"
+            );
+        };
+        let removed = cache.prune(&ctx.snapshots).await?;
+        if removed.is_empty() {
+            out!("no local copies to remove: each is the latest version of its date")?;
+        }
+        for (dir, bytes) in removed {
+            out!("removed {}  {bytes} bytes", dir.display())?;
+        }
+        return Ok(Done::Clean);
+    }
     let Some(as_of) = args.as_of else {
         let all = ctx.snapshots.list().await?;
         if all.is_empty() {

@@ -291,6 +291,24 @@ fn a_build_killed_before_its_manifest_publishes_nothing_and_two_builds_at_once_g
     let listed: Vec<&str> = list.lines().filter_map(|l| l.split_whitespace().nth(1)).collect();
     assert_eq!(listed, ["v=1", "v=3", "v=4", "v=5"], "{list}");
 
+    // The local copies: v=1 (read above) and v=5 (read now). Only the latest of the date is kept by a prune.
+    let n = ok(s3.cobro(prefix, work.path(), &["sql", "--format", "csv", "SELECT COUNT(*) AS n FROM open_items"]));
+    assert_eq!(n, "n\n14\n");
+    let copies = work.path().join("snapshot-cache").join(BUCKET).join(date);
+    assert!(copies.join("v=1/manifest.json").is_file() && copies.join("v=5/manifest.json").is_file());
+    let pruned = ok(s3.cobro(prefix, work.path(), &["snapshot", "--prune-cache"]));
+    assert!(pruned.starts_with(&format!("removed {}", copies.join("v=1").display())), "{pruned}");
+    assert_eq!(pruned.lines().count(), 1, "{pruned}");
+    assert!(!copies.join("v=1").exists() && copies.join("v=5/manifest.json").is_file());
+    let again = ok(s3.cobro(prefix, work.path(), &["snapshot", "--prune-cache"]));
+    assert!(again.starts_with("no local copies to remove"), "{again}");
+    let o = s3
+        .command(prefix, work.path(), &["snapshot", "--prune-cache"])
+        .env("COBRO_SNAPSHOT_CACHE", "off")
+        .output()
+        .expect("runs");
+    assert!(!o.status.success() && text(&o).contains("no snapshot cache to prune"), "{}", text(&o));
+
     // The unfinished v=2 is pruned once its build is surely over, and nothing published is touched.
     let v2 = format!("s3://{BUCKET}/{date}v=2");
     let kept = ok(s3.cobro(prefix, work.path(), &["snapshot", "--prune-unfinished"]));
