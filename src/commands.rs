@@ -34,21 +34,20 @@ pub fn actor(by: Option<&str>) -> String {
 
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<Done> {
-    let root = cobro_pipeline::snapshot::SnapshotRoot::for_data_dir(&cli.data_dir)?;
+    use cobro_pipeline::snapshot::SnapshotRoot;
+    let root = SnapshotRoot::for_data_dir(&cli.data_dir)?;
     let work_dir = cli.work_dir.unwrap_or_else(|| match root {
-        cobro_pipeline::snapshot::SnapshotRoot::Local(_) => std::path::PathBuf::from(&cli.data_dir),
-        cobro_pipeline::snapshot::SnapshotRoot::Object(_) => std::path::PathBuf::from("./cobro-work"),
+        SnapshotRoot::Local(_) => std::path::PathBuf::from(&cli.data_dir),
+        SnapshotRoot::Object(_) => std::path::PathBuf::from("./cobro-work"),
     });
-    let cache = match cli.snapshot_cache.as_deref() {
-        Some("off") => None,
-        Some(dir) => Some(std::path::PathBuf::from(dir)),
-        None => Some(work_dir.join("snapshot-cache")),
+    // Only snapshots in an object store are copied locally (decision 0016).
+    let cache = match (&root, cli.snapshot_cache.as_deref()) {
+        (SnapshotRoot::Local(_), _) | (_, Some("off")) => None,
+        (_, Some(dir)) => Some(std::path::PathBuf::from(dir)),
+        (_, None) => Some(work_dir.join("snapshot-cache")),
     };
-    let mut ctx = Ctx::new(work_dir, cli.segments, cli.workflow, cli.templates, cli.store);
-    if matches!(root, cobro_pipeline::snapshot::SnapshotRoot::Object(_)) {
-        ctx.snapshot_cache = cache.map(cobro_pipeline::snapshot_cache::SnapshotCache::new);
-    }
-    ctx.snapshots = root;
+    let cache = cache.map(cobro_pipeline::snapshot_cache::SnapshotCache::new);
+    let ctx = Ctx::new(work_dir, root, cache, cli.segments, cli.workflow, cli.templates, cli.store);
     match cli.command {
         Command::Demo(args) => demo::run(ctx, args).await,
         Command::Generate(args) => generate::run(args),

@@ -504,6 +504,18 @@ fn data_files(dir: &Path) -> Vec<(String, Vec<u8>)> {
 }
 
 #[test]
+fn a_damaged_manifest_is_named_with_the_line_and_column_where_it_breaks() {
+    let data = fixture_snapshots("open-items", &["2024-06-30"]);
+    let manifest = data.path().join("snapshots/as_of=2024-06-30/v=1/manifest.json");
+    std::fs::write(&manifest, "{\n  \"schema_version\": 1,\n  \"as_of\": oops\n}").expect("write");
+    let o = cobro(data.path(), &["sql", "SELECT COUNT(*) FROM open_items"]);
+    assert!(!o.status.success(), "{}", text(&o));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains(&format!("{} is not a snapshot manifest cobro can read", manifest.display())), "{e}");
+    assert!(e.contains("line 3 column"), "{e}");
+}
+
+#[test]
 fn rebuilding_the_same_inputs_gives_byte_identical_data_files_in_a_new_version() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let data = tmp.path();

@@ -2,7 +2,6 @@
 //! views are defined on top at the snapshot's as-of date.
 
 use std::num::NonZeroUsize;
-
 use std::sync::Arc;
 
 use datafusion::arrow::record_batch::RecordBatch;

@@ -49,18 +49,20 @@ pub struct Opened {
 }
 
 impl Ctx {
-    /// A context over `data_dir` (snapshots in `<data_dir>/snapshots`; set [`snapshots`](Self::snapshots) to put
-    /// them elsewhere), with optional replacements for the built-in configuration files and store.
+    /// A context over the local `data_dir`, with snapshots in `snapshots` (read through `snapshot_cache` when they
+    /// are in an object store), and optional replacements for the built-in configuration files and store.
     pub fn new(
         data_dir: PathBuf,
+        snapshots: SnapshotRoot,
+        snapshot_cache: Option<SnapshotCache>,
         segments: Option<PathBuf>,
         workflow: Option<PathBuf>,
         templates: Option<PathBuf>,
         store: Option<String>,
     ) -> Self {
         Self {
-            snapshots: SnapshotRoot::Local(snap::root(&data_dir)),
-            snapshot_cache: None,
+            snapshots,
+            snapshot_cache,
             data_dir,
             segments,
             workflow,

@@ -81,6 +81,15 @@ pub enum SnapshotError {
         /// Why not, and what to do.
         reason: String,
     },
+    /// A manifest cobro cannot read.
+    #[error("{place} is not a snapshot manifest cobro can read ({source}): the snapshot is damaged; build a new one")]
+    BadManifest {
+        /// Where it is (a path or an object URL).
+        place: String,
+        /// What is wrong with it, with the line and column.
+        #[source]
+        source: serde_json::Error,
+    },
     /// A data file in the store is not the one the manifest lists: changed or damaged after it was published.
     #[error(
         "{place} is not the file the snapshot's manifest lists (expected {expected}, found {found}): it was changed or damaged after the snapshot was published; build a new snapshot, and find out what wrote to the bucket"
@@ -494,8 +503,7 @@ pub async fn read_manifest(dir: &SnapshotDir) -> Result<SnapshotManifest, Snapsh
 
 /// A manifest's JSON, read from `place`.
 pub(crate) fn parse_manifest(bytes: &[u8], place: &str) -> Result<SnapshotManifest, SnapshotError> {
-    serde_json::from_slice(bytes)
-        .map_err(|e| SnapshotError::Io { path: PathBuf::from(place), source: std::io::Error::other(e) })
+    serde_json::from_slice(bytes).map_err(|source| SnapshotError::BadManifest { place: place.to_owned(), source })
 }
 
 /// The SQL parameters a snapshot's views are rendered with.
@@ -666,10 +674,12 @@ pub async fn build(opts: &SnapshotOptions) -> Result<(SnapshotRef, SnapshotManif
         latest_payment_date,
         bucket_edges: opts.buckets.upper_edges().to_vec(),
     };
+    // The first version to try; each publish moves on to the next when another build took it meanwhile.
+    let next = opts.root.last_version(opts.as_of).await? + 1;
     match &opts.root {
-        SnapshotRoot::Local(root) => publish_local(&opts.root, root, &tmp, manifest, &step).await,
+        SnapshotRoot::Local(root) => publish_local(root, next, &tmp, manifest, &step).await,
         SnapshotRoot::Object(root) => {
-            let published = publish_object(&opts.root, root, &tmp, manifest, &step).await;
+            let published = publish_object(root, next, &tmp, manifest, &step).await;
             if published.is_ok() {
                 let _ = fs::remove_dir_all(&tmp);
             }
@@ -678,11 +688,11 @@ pub async fn build(opts: &SnapshotOptions) -> Result<(SnapshotRef, SnapshotManif
     }
 }
 
-/// Publishes the snapshot built in `tmp` under the next free version of its date, by one rename. The rename fails
+/// Publishes the snapshot built in `tmp` under `version` of its date, or the next free one, by one rename. The rename fails
 /// if another build took that number first (the target is then a non-empty directory), and we move on to the next.
 async fn publish_local(
-    at: &SnapshotRoot,
     root: &Path,
+    mut version: u32,
     tmp: &Path,
     mut manifest: SnapshotManifest,
     step: &impl Fn(u32),
@@ -692,7 +702,6 @@ async fn publish_local(
     fsutil::sync_dir(root).map_err(io(root))?;
     failpoint("snapshot-before-publish");
     step(6);
-    let mut version = at.last_version(manifest.as_of).await? + 1;
     loop {
         manifest.version = version;
         fsutil::write_synced(&tmp.join(MANIFEST), &manifest_json(&manifest, tmp)?).map_err(io(tmp))?;
@@ -714,8 +723,8 @@ async fn publish_local(
 }
 
 /// Publishes the snapshot built in `tmp` to an object store, manifest last (decision 0015):
-/// 1. claim the next free version with a conditional create of `v=N/_claim.json` (If-None-Match: `*`); when
-///    another build has it, try N+1;
+/// 1. claim `version` with a conditional create of `v=N/_claim.json` (If-None-Match: `*`); when another build has
+///    it, try N+1;
 /// 2. upload the data files into `v=N/`, which no other build writes to;
 /// 3. create `v=N/manifest.json`, conditionally too. Readers list only versions with a manifest, and a PUT is
 ///    atomic and read-after-write consistent, so the snapshot appears whole or not at all.
@@ -723,8 +732,8 @@ async fn publish_local(
 /// A build that dies before step 3 leaves a claimed version without a manifest: invisible, and skipped by the
 /// next build.
 async fn publish_object(
-    at: &SnapshotRoot,
     root: &ObjectDir,
+    mut version: u32,
     tmp: &Path,
     mut manifest: SnapshotManifest,
     step: &impl Fn(u32),
@@ -732,7 +741,6 @@ async fn publish_object(
     failpoint("snapshot-before-publish");
     step(6);
     let date = root.child(&format!("as_of={}", manifest.as_of));
-    let mut version = at.last_version(manifest.as_of).await? + 1;
     let claim = serde_json::json!({
         "created_at": manifest.created_at,
         "pid": std::process::id(),
